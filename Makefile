@@ -1,0 +1,58 @@
+# Everything runs from the project's own virtualenv, created on first use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
+export PYTHONPATH := .:functions:layers/common/python
+
+.PHONY: venv test unit lint synth local demo deploy openapi bench clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+## The whole suite: unit, integration, infra and local end-to-end tiers.
+test: venv
+	$(PY) -m pytest -q
+
+unit: venv
+	$(PY) -m pytest -q -m unit
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy functions layers/common/python infra
+
+## Synthesize the CloudFormation template offline into cdk.out/.
+synth: venv
+	$(PY) infra/app.py
+
+## Serve the API, streams, schedules and clock locally on 127.0.0.1:$${LOCAL_PORT:-3000}.
+local: venv
+	$(PY) -m infra.local
+
+## Play the scripted storefront scenario against a fresh local stack.
+demo: venv
+	$(PY) -m infra.local.demo
+
+## Regenerate docs/openapi.json from the code.
+openapi: venv
+	$(PY) -m infra.local.openapi > docs/openapi.json
+
+bench: venv
+	$(PY) -m bench.run
+
+## Deploy to the AWS account of the current credentials (needs the aws-cdk CLI).
+deploy: venv
+	npx --yes aws-cdk@2 deploy --app "$(PY) infra/app.py" --require-approval broadening
+
+clean:
+	rm -rf cdk.out outbox .local

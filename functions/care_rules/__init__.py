@@ -1,0 +1,1 @@
+"""The care_rules function."""

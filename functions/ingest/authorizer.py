@@ -1,0 +1,53 @@
+"""API Gateway REQUEST authorizer: resolves the storefront API key (header
+x-api-key) to its tenant and channel. Results are cached by API Gateway."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from loyalty.settings import get_settings
+from loyalty.tenants import lookup_storefront_key
+
+logger = Logger(service="authorizer")
+
+
+def _policy(effect: str, resource: str, principal: str, context: dict[str, str] | None = None) -> dict[str, Any]:
+    policy: dict[str, Any] = {
+        "principalId": principal,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": resource}],
+        },
+    }
+    if context:
+        policy["context"] = context
+    return policy
+
+
+def _api_wildcard(method_arn: str) -> str:
+    # arn:aws:execute-api:region:account:api-id/stage/METHOD/path -> .../stage/*/*
+    # so the cached decision holds for every route of the API.
+    parts = method_arn.split("/")
+    return "/".join(parts[:2] + ["*", "*"]) if len(parts) >= 2 else method_arn
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    api_key = headers.get("x-api-key") or ""
+    method_arn = str(event.get("methodArn", "*"))
+    if not api_key or len(api_key) > 256:
+        raise PermissionError("Unauthorized")  # API Gateway answers 401
+    key = lookup_storefront_key(get_settings().require("loyalty_table"), api_key)
+    if key is None or not key.active:
+        logger.info("rejected storefront key")
+        raise PermissionError("Unauthorized")
+    return _policy(
+        "Allow",
+        _api_wildcard(method_arn),
+        principal=f"{key.tenant_id}/{key.storefront}",
+        context={"tenant_id": key.tenant_id, "storefront": key.storefront, "channel": key.channel},
+    )

@@ -1,0 +1,73 @@
+"""POST /v1/events: storefront events, one or a batch of up to 100."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ingest import logic
+from ingest.models import UNION_TAGS, EventBatch, EventsRequest, EventsResponse
+from ingest.repository import DynamoEventStore
+from loyalty.api import ERROR_RESPONSES, SECURITY, caller, create_resolver, error_response, request_time
+from loyalty.settings import get_settings
+
+logger = Logger(service="ingest")
+tracer = Tracer(service="ingest")
+metrics = Metrics(namespace="Loyalty", service="ingest")
+app = create_resolver(logger, union_tags=UNION_TAGS)
+
+_SINGLE_STATUS = {"accepted": 202, "duplicate": 200}
+
+
+@app.post(
+    "/v1/events",
+    summary="Send one event or a batch of up to 100",
+    description=(
+        "Each event is stored once per event_id. Resending the same event answers `duplicate`; "
+        "the same event_id with a different payload answers `conflict`. A single event answers "
+        "202 (accepted), 200 (duplicate), 409 (conflict) or 400 (rejected); a batch answers 200 "
+        "with one result per event, in order."
+    ),
+    responses={
+        200: {"description": "Duplicate, or batch results", "content": {"application/json": {"model": EventsResponse}}},
+        202: {"description": "Accepted", "content": {"application/json": {"model": EventsResponse}}},
+        409: ERROR_RESPONSES[400] | {"description": "event_id reused with a different payload"},
+        **ERROR_RESPONSES,
+    },
+    security=SECURITY,
+    tags=["events"],
+)
+def post_events(body: Annotated[EventsRequest, Body()]) -> Response[Any]:
+    tenant = caller(app).tenant_id
+    now = request_time(app)
+    settings = get_settings()
+    store = DynamoEventStore(settings.require("events_table"))
+    request = body.root
+    if isinstance(request, EventBatch):
+        results = logic.ingest_batch(request, tenant, now, settings.tz, store)
+        for status in ("accepted", "duplicate", "conflict", "rejected"):
+            count = sum(1 for r in results if r.status == status)
+            if count:
+                metrics.add_metric(name=f"Events{status.capitalize()}", unit=MetricUnit.Count, value=count)
+        return Response(200, "application/json", EventsResponse(results=results).model_dump_json())
+    result = logic.ingest_one(request, tenant, now, settings.tz, store)
+    metrics.add_metric(name=f"Events{result.status.capitalize()}", unit=MetricUnit.Count, value=1)
+    if result.status in _SINGLE_STATUS:
+        return Response(
+            _SINGLE_STATUS[result.status], "application/json", EventsResponse(results=[result]).model_dump_json()
+        )
+    error = result.errors[0]
+    return error_response(409 if result.status == "conflict" else 400, error.code, error.message, error.field)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,122 @@
+"""Event intake rules: validation beyond the schema, idempotency outcome, and
+the stored shape of an event. Pure: no AWS here."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from pydantic import TypeAdapter, ValidationError
+
+from ingest.models import EventBatch, EventIn, EventResult, FieldError
+from ingest.models import UNION_TAGS
+from loyalty.api import TAG_ERRORS, field_path
+from loyalty.timeutil import iso, local_day
+
+FUTURE_TOLERANCE = timedelta(minutes=5)
+# Event types listed in the daily activity index (read by the daily report).
+DAY_INDEXED_TYPES = frozenset({"order.placed", "order.refunded", "member.registered"})
+
+_EVENT_ADAPTER: TypeAdapter[EventIn] = TypeAdapter(EventIn)
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    tenant_id: str
+    event_id: str
+    type: str
+    member_id: str
+    channel: str
+    occurred_at: datetime
+    received_at: datetime
+    data: dict[str, Any]
+    payload_hash: str
+    day: str  # the occurred_at day in the program's time zone
+
+
+class EventStore(Protocol):
+    def put_new(self, event: StoredEvent) -> str | None:
+        """Store the event unless its id exists; return the existing payload hash if it does."""
+
+
+def payload_hash(event: EventIn) -> str:
+    body = event.model_dump(mode="json")
+    body["occurred_at"] = iso(event.occurred_at)
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def to_stored(event: EventIn, tenant_id: str, now: datetime, tz: ZoneInfo) -> StoredEvent:
+    return StoredEvent(
+        tenant_id=tenant_id,
+        event_id=event.event_id,
+        type=event.type,
+        member_id=event.member_id,
+        channel=event.channel,
+        occurred_at=event.occurred_at,
+        received_at=now,
+        data=event.data.model_dump(mode="json", exclude_none=True),
+        payload_hash=payload_hash(event),
+        day=local_day(event.occurred_at, tz).isoformat(),
+    )
+
+
+def check_time(event: EventIn, now: datetime) -> FieldError | None:
+    if event.occurred_at > now + FUTURE_TOLERANCE:
+        return FieldError(
+            code="occurred_in_future",
+            message="occurred_at is more than 5 minutes in the future",
+            field="occurred_at",
+        )
+    return None
+
+
+def ingest_one(event: EventIn, tenant_id: str, now: datetime, tz: ZoneInfo, store: EventStore) -> EventResult:
+    if error := check_time(event, now):
+        return EventResult(event_id=event.event_id, status="rejected", errors=[error])
+    stored = to_stored(event, tenant_id, now, tz)
+    existing = store.put_new(stored)
+    if existing is None:
+        return EventResult(event_id=event.event_id, status="accepted")
+    if existing == stored.payload_hash:
+        return EventResult(event_id=event.event_id, status="duplicate")
+    return EventResult(
+        event_id=event.event_id,
+        status="conflict",
+        errors=[FieldError(code="conflict", message="event_id was used with a different payload", field="event_id")],
+    )
+
+
+def _validation_errors(err: ValidationError) -> list[FieldError]:
+    return [
+        FieldError(
+            code=e["type"],
+            message=e["msg"],
+            field="type" if e["type"] in TAG_ERRORS else field_path(tuple(e["loc"]), UNION_TAGS),
+        )
+        for e in err.errors()
+    ]
+
+
+def ingest_batch(batch: EventBatch, tenant_id: str, now: datetime, tz: ZoneInfo, store: EventStore) -> list[EventResult]:
+    """Each event is validated and stored on its own; results come back in order."""
+    results: list[EventResult] = []
+    for raw in batch.events:
+        raw_id = raw.get("event_id")
+        try:
+            event = _EVENT_ADAPTER.validate_python(raw)
+        except ValidationError as err:
+            results.append(
+                EventResult(
+                    event_id=raw_id if isinstance(raw_id, str) else None,
+                    status="rejected",
+                    errors=_validation_errors(err),
+                )
+            )
+            continue
+        results.append(ingest_one(event, tenant_id, now, tz, store))
+    return results

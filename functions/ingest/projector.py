@@ -1,0 +1,45 @@
+"""Stream consumer: projects member events onto the member profile and stats.
+
+Partial batch failures: a record that fails is reported in batchItemFailures and
+retried by Lambda, then sent to the dead-letter queue; writes are idempotent."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ingest import projection
+from ingest.profile_store import ProfileStore
+from loyalty.settings import get_settings
+from loyalty.streams import new_image
+
+logger = Logger(service="ingest")
+tracer = Tracer(service="ingest")
+metrics = Metrics(namespace="Loyalty", service="ingest")
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+def handle_record(record: DynamoDBRecord) -> None:
+    image = new_image(record)
+    store = ProfileStore(get_settings().require("loyalty_table"))
+    tenant, member, kind = image["tenant_id"], image["member_id"], image["type"]
+    if kind in ("member.registered", "member.updated"):
+        changes = projection.profile_changes(image.get("data") or {})
+        store.upsert_profile(tenant, member, changes, at=image["occurred_at"])
+    elif kind == "order.placed":
+        total = Decimal(str(image["data"]["total"]))
+        store.record_order(tenant, member, image["event_id"], image["occurred_at"], total)
+    else:
+        raise ValueError(f"projector received unexpected event type {kind}")
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)

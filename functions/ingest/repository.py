@@ -1,0 +1,61 @@
+"""Data access for the event log (the only module here that touches DynamoDB)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ingest.logic import DAY_INDEXED_TYPES, StoredEvent
+from loyalty import aws, keys
+from loyalty.dynamo import is_condition_failure
+from loyalty.timeutil import iso
+
+
+def event_item(event: StoredEvent) -> dict[str, Any]:
+    occurred = iso(event.occurred_at)
+    item: dict[str, Any] = {
+        "pk": keys.event_pk(event.tenant_id, event.event_id),
+        "sk": "EVENT",
+        "kind": "event",
+        "tenant_id": event.tenant_id,
+        "event_id": event.event_id,
+        "type": event.type,
+        "member_id": event.member_id,
+        "channel": event.channel,
+        "occurred_at": occurred,
+        "received_at": iso(event.received_at),
+        "payload_hash": event.payload_hash,
+        "data": event.data,
+        "gsi1pk": keys.member_pk(event.tenant_id, event.member_id),
+        "gsi1sk": f"{occurred}#{event.event_id}",
+    }
+    if event.type in DAY_INDEXED_TYPES:
+        item.update(keys.day_index(event.tenant_id, event.day, event.event_id, event.type, occurred, event.event_id))
+    return item
+
+
+class DynamoEventStore:
+    def __init__(self, table_name: str) -> None:
+        self._table_name = table_name
+
+    def put_new(self, event: StoredEvent) -> str | None:
+        table = aws.table(self._table_name)
+        try:
+            table.put_item(
+                Item=event_item(event),
+                ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as err:
+            if not is_condition_failure(err):
+                raise
+            old = err.response.get("Item")
+            if old and "payload_hash" in old:
+                return str(old["payload_hash"]["S"])
+            existing = table.get_item(
+                Key={"pk": keys.event_pk(event.tenant_id, event.event_id), "sk": "EVENT"},
+                ConsistentRead=True,
+            )["Item"]
+            return str(existing["payload_hash"])
+        return None

@@ -1,0 +1,51 @@
+"""GET /v1/members/{member_id}: the member's profile, stats and points."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from loyalty.api import ERROR_RESPONSES, SECURITY, caller, create_resolver
+from loyalty.errors import NotFound
+from loyalty.settings import get_settings
+from points.models import MemberOut
+from points.repository import PointsStore, balance_from_item
+from points.view import member_view
+
+logger = Logger(service="points")
+tracer = Tracer(service="points")
+metrics = Metrics(namespace="Loyalty", service="points")
+app = create_resolver(logger)
+
+MemberId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@/+\-]+$")]
+
+
+@app.get(
+    "/v1/members/<member_id>",
+    summary="A member's profile, stats and points balance",
+    responses={
+        200: {"description": "The member", "content": {"application/json": {"model": MemberOut}}},
+        404: ERROR_RESPONSES[400] | {"description": "Unknown member"},
+        **ERROR_RESPONSES,
+    },
+    security=SECURITY,
+    tags=["members"],
+)
+def get_member(member_id: MemberId) -> MemberOut:
+    tenant = caller(app).tenant_id
+    items = PointsStore(get_settings().require("loyalty_table")).member_items(tenant, member_id)
+    view = member_view(member_id, items, balance_from_item(items.get("#BALANCE")))
+    if view is None:
+        raise NotFound("no such member", field="member_id")
+    return view
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

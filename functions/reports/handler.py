@@ -1,0 +1,69 @@
+"""Scheduled: the daily KPI report, emailed to each tenant's managers and
+stored in the reports bucket. Catches up every day not yet reported."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from loyalty import jobs, keys, tenants
+from loyalty.jobs import ScheduledInvocation
+from loyalty.once import deliver_once
+from loyalty.settings import get_settings
+from loyalty.timeutil import local_day
+from reports import logic, repository
+
+logger = Logger(service="reports")
+tracer = Tracer(service="reports")
+metrics = Metrics(namespace="Loyalty", service="reports")
+
+JOB = "daily_report"
+
+
+class ReportRun(BaseModel):
+    reported: list[str] = []
+
+
+def run_daily_reports(invocation: ScheduledInvocation) -> ReportRun:
+    settings = get_settings()
+    loyalty_table = settings.require("loyalty_table")
+    events_table = settings.require("events_table")
+    today = local_day(invocation.at, settings.tz)
+    run = ReportRun()
+    for tenant in tenants.list_tenants(loyalty_table):
+        last = jobs.last_done_day(loyalty_table, tenant.tenant_id, JOB)
+        for day in logic.days_to_report(last, today):
+            figures = repository.day_figures(events_table, loyalty_table, tenant.tenant_id, day)
+            email = logic.render_email(tenant.tenant_id, tenant.name, figures, tenant.manager_emails)
+            repository.store_report(
+                settings.require("reports_bucket"),
+                f"reports/{tenant.tenant_id}/daily/{day.isoformat()}.html",
+                email.html or "",
+            )
+            deliver_once(
+                loyalty_table,
+                keys.job_pk(tenant.tenant_id),
+                f"DELIVERY#{JOB}#{day.isoformat()}",
+                settings.require("sender_email"),
+                email,
+                invocation.at,
+            )
+            jobs.mark_done_day(loyalty_table, tenant.tenant_id, JOB, day, last)
+            last = day
+            run.reported.append(f"{tenant.tenant_id}/{day.isoformat()}")
+    metrics.add_metric(name="ReportsSent", unit=MetricUnit.Count, value=len(run.reported))
+    return run
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    invocation = ScheduledInvocation.model_validate(event)
+    if invocation.job != JOB:
+        raise ValueError(f"unknown job {invocation.job}")
+    return run_daily_reports(invocation).model_dump()

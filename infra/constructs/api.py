@@ -1,0 +1,113 @@
+"""The storefront REST API: every ``RouteDef`` of every function, behind the API-key authorizer."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.constructs.functions import Functions, log_retention
+from infra.constructs.nag import acknowledge
+from infra.definitions import (
+    API_THROTTLE_BURST,
+    API_THROTTLE_RATE,
+    AUTHORIZER,
+    FUNCTIONS,
+)
+
+API_KEY_HEADER = "x-api-key"
+AUTHORIZER_CACHE_SECONDS = 300
+STAGE_NAME = "live"
+
+
+class Api(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, functions: Functions) -> None:
+        super().__init__(scope, construct_id)
+
+        self.access_log_group = logs.LogGroup(
+            self,
+            "AccessLogs",
+            retention=log_retention(),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.rest_api = apigw.RestApi(
+            self,
+            "RestApi",
+            rest_api_name=f"{Stack.of(self).stack_name}-storefront",
+            description="Loyalty storefront API",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=False,
+            deploy_options=apigw.StageOptions(
+                stage_name=STAGE_NAME,
+                tracing_enabled=True,
+                throttling_rate_limit=API_THROTTLE_RATE,
+                throttling_burst_limit=API_THROTTLE_BURST,
+                access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=False,
+                ),
+            ),
+        )
+
+        self.authorizer = apigw.RequestAuthorizer(
+            self,
+            "ApiKeyAuthorizer",
+            handler=functions.functions[AUTHORIZER.logical_id],
+            identity_sources=[apigw.IdentitySource.header(API_KEY_HEADER)],
+            results_cache_ttl=Duration.seconds(AUTHORIZER_CACHE_SECONDS),
+        )
+
+        self.methods: dict[tuple[str, str], apigw.Method] = {}
+        for fn_def in FUNCTIONS:
+            for route in fn_def.routes:
+                resource = self.rest_api.root.resource_for_path(route.path)
+                method = resource.add_method(
+                    route.method,
+                    apigw.LambdaIntegration(functions.functions[fn_def.logical_id], allow_test_invoke=False),
+                    authorizer=self.authorizer if route.authorized else None,
+                    authorization_type=(
+                        apigw.AuthorizationType.CUSTOM if route.authorized else apigw.AuthorizationType.NONE
+                    ),
+                )
+                if not route.authorized:
+                    acknowledge(
+                        method,
+                        "AwsSolutions-APIG4",
+                        f"{route.method} {route.path} is declared public (authorized=False) "
+                        "in definitions.py.",
+                    )
+                self.methods[(route.method, route.path)] = method
+
+        acknowledge(
+            self.rest_api,
+            "AwsSolutions-APIG2",
+            "Requests are validated in the handlers (Powertools event handler with enable_validation and "
+            "pydantic models), which return 422 with field errors; a second schema here would drift.",
+        )
+        acknowledge(
+            self.rest_api,
+            "AwsSolutions-APIG3",
+            "No WAF in this product's scope: callers are storefront back ends with per-tenant API keys; "
+            "stage throttling and the API-key authorizer bound abuse.",
+        )
+        acknowledge(
+            self.rest_api,
+            "AwsSolutions-APIG6",
+            "Execution logging needs the region-wide API Gateway CloudWatch role (AWS::ApiGateway::Account), "
+            "an account setting this stack must not own; JSON access logs and X-Ray cover every request.",
+        )
+        acknowledge(
+            self.rest_api,
+            "AwsSolutions-COG4",
+            "Callers are storefront systems, not end users: a Lambda REQUEST authorizer resolves the "
+            "x-api-key header to tenant and channel; there is no Cognito user pool.",
+        )

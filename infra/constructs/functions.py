@@ -1,0 +1,307 @@
+"""Every Lambda function of ``FUNCTIONS`` from one factory, each with its own log group,
+least-privilege role and (for stream and scheduled functions) dead-letter queue."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration, Fn, IgnoreMode, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.constructs.data import DataStore
+from infra.constructs.email import SenderEmail
+from infra.constructs.nag import acknowledge
+from infra.definitions import (
+    ARCHITECTURE,
+    FUNCTION_PACKAGES,
+    FUNCTIONS,
+    LOG_RETENTION_DAYS,
+    PYTHON_RUNTIME,
+    FunctionDef,
+    dead_letter_queue_name,
+    function_environment,
+    has_dead_letter_queue,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS_DIR = REPO_ROOT / "functions"
+COMMON_LAYER_DIR = REPO_ROOT / "layers" / "common"
+
+# AWS-managed Powertools for AWS Lambda (Python) v3 layer, published by account 017000801446
+# in every commercial region. Override with context ``powertoolsLayerVersion``.
+POWERTOOLS_ACCOUNT = "017000801446"
+POWERTOOLS_LAYER_VERSION = 27
+
+ASSET_EXCLUDES = ("__pycache__/", "*.pyc", ".pytest_cache/", ".mypy_cache/")
+
+READ_ACTIONS = (
+    "dynamodb:BatchGetItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DescribeTable",
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+)
+WRITE_ACTIONS = (
+    "dynamodb:BatchWriteItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+)
+KMS_READ_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
+KMS_WRITE_ACTIONS = ("kms:Encrypt", "kms:GenerateDataKey")
+SEND_EMAIL_ACTIONS = ("ses:SendEmail", "ses:SendRawEmail")
+
+_RUNTIMES = {runtime.name: runtime for runtime in lambda_.Runtime.ALL}
+_ARCHITECTURES = {"arm64": lambda_.Architecture.ARM_64, "x86_64": lambda_.Architecture.X86_64}
+
+XRAY_AND_LIST_STREAMS_REASON = (
+    "Resource '*' only for X-Ray PutTraceSegments/PutTelemetryRecords (added by Tracing.ACTIVE) "
+    "and, for stream consumers, dynamodb:ListStreams; neither action supports resource-level permissions."
+)
+
+
+_RETENTION = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+}
+
+
+def log_retention() -> logs.RetentionDays:
+    """``LOG_RETENTION_DAYS`` as CloudWatch's enum (jsii enums are keyed by name, not days)."""
+    return _RETENTION[LOG_RETENTION_DAYS]
+
+
+def runtime() -> lambda_.Runtime:
+    return _RUNTIMES[PYTHON_RUNTIME]
+
+
+def architecture() -> lambda_.Architecture:
+    return _ARCHITECTURES[ARCHITECTURE]
+
+
+def powertools_layer_name() -> str:
+    """e.g. ``AWSLambdaPowertoolsPythonV3-python313-arm64``."""
+    return f"AWSLambdaPowertoolsPythonV3-{PYTHON_RUNTIME.replace('.', '')}-{ARCHITECTURE}"
+
+
+def code_excludes(package: str) -> list[str]:
+    """Everything under ``functions/`` except ``package`` (and caches), so the handler
+    path ``<package>.<module>.<callable>`` resolves from the asset root (gitignore syntax):
+    the other function packages by name, and any stray top-level file as well."""
+    if package not in FUNCTION_PACKAGES:
+        raise ValueError(f"{package} is not in FUNCTION_PACKAGES")
+    others = [f"/{other}/" for other in FUNCTION_PACKAGES if other != package]
+    return [*others, "/*", f"!/{package}/", *ASSET_EXCLUDES]
+
+
+class Functions(Construct):
+    """``self.functions`` and ``self.dead_letter_queues`` are keyed by ``FunctionDef.logical_id``."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, data: DataStore, email: SenderEmail) -> None:
+        super().__init__(scope, construct_id)
+        self._data = data
+        self._email = email
+        stack = Stack.of(self)
+
+        version = self.node.try_get_context("powertoolsLayerVersion") or POWERTOOLS_LAYER_VERSION
+        self.powertools_layer = lambda_.LayerVersion.from_layer_version_arn(
+            self,
+            "PowertoolsLayer",
+            Fn.sub(
+                f"arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:{POWERTOOLS_ACCOUNT}:layer:"
+                f"{powertools_layer_name()}:{int(version)}"
+            ),
+        )
+        self.common_layer = lambda_.LayerVersion(
+            self,
+            "CommonLayer",
+            description="loyalty shared package (layers/common/python/loyalty)",
+            code=lambda_.Code.from_asset(
+                str(COMMON_LAYER_DIR), exclude=list(ASSET_EXCLUDES), ignore_mode=IgnoreMode.GIT
+            ),
+            compatible_runtimes=[runtime()],
+            compatible_architectures=[architecture()],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+        # One decision for every function of this construct: the runtime comes from definitions.py.
+        for rule in ("AwsSolutions-L1", "Serverless-LambdaLatestVersion"):
+            acknowledge(
+                self,
+                rule,
+                f"Runtime pinned to {PYTHON_RUNTIME} by infra/definitions.py PYTHON_RUNTIME, matching the "
+                f"Powertools {powertools_layer_name()} layer and the tested dependency set.",
+            )
+
+        self.definitions: dict[str, FunctionDef] = {}
+        self.functions: dict[str, lambda_.Function] = {}
+        self.roles: dict[str, iam.Role] = {}
+        self.dead_letter_queues: dict[str, sqs.Queue] = {}
+        for fn_def in FUNCTIONS:
+            self.definitions[fn_def.logical_id] = fn_def
+            self._build(fn_def, stack)
+
+    # ------------------------------------------------------------------ factory
+
+    def _build(self, fn_def: FunctionDef, stack: Stack) -> None:
+        scope = Construct(self, fn_def.logical_id)
+
+        log_group = logs.LogGroup(
+            scope,
+            "LogGroup",
+            retention=log_retention(),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        role = iam.Role(
+            scope,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Execution role of {fn_def.logical_id}",
+        )
+        log_group.grant_write(role)
+
+        dlq = None
+        if has_dead_letter_queue(fn_def):
+            dlq = sqs.Queue(
+                scope,
+                "DeadLetterQueue",
+                queue_name=f"{stack.stack_name}-{dead_letter_queue_name(fn_def)}",
+                encryption=sqs.QueueEncryption.SQS_MANAGED,
+                enforce_ssl=True,
+                retention_period=Duration.days(14),
+            )
+            if fn_def.stream is not None:
+                # cdk-nag recognises a Lambda DeadLetterConfig target as a DLQ, but not an
+                # event source mapping's on-failure destination.
+                acknowledge(
+                    dlq,
+                    "AwsSolutions-SQS3",
+                    f"This queue is itself the on-failure destination (DLQ) of {fn_def.logical_id}'s "
+                    "DynamoDB stream event source mapping.",
+                )
+            acknowledge(
+                dlq,
+                "Serverless-SQSRedrivePolicy",
+                "This queue is itself a dead-letter queue; failed records end here for inspection "
+                "and redrive.",
+            )
+            self.dead_letter_queues[fn_def.logical_id] = dlq
+
+        environment = dict(function_environment(fn_def))
+        for table_id, access in sorted(fn_def.tables.items()):
+            table_def = self._data.table_defs[table_id]
+            environment[table_def.env_var] = self._data.tables[table_id].table_name
+            self._grant_table(role, table_id, access)
+        if fn_def.writes_reports:
+            environment["REPORTS_BUCKET"] = self._data.reports_bucket.bucket_name
+            self._grant_reports(scope, role)
+        if fn_def.sends_email:
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="SendAsSender",
+                    actions=list(SEND_EMAIL_ACTIONS),
+                    resources=[self._email.identity.email_identity_arn],
+                )
+            )
+
+        function = lambda_.Function(
+            scope,
+            "Function",
+            description=fn_def.description,
+            runtime=runtime(),
+            architecture=architecture(),
+            handler=fn_def.handler,
+            code=lambda_.Code.from_asset(
+                str(FUNCTIONS_DIR), exclude=code_excludes(fn_def.package), ignore_mode=IgnoreMode.GIT
+            ),
+            layers=[self.powertools_layer, self.common_layer],
+            memory_size=fn_def.memory_mb,
+            timeout=Duration.seconds(fn_def.timeout_seconds),
+            tracing=lambda_.Tracing.ACTIVE,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            log_group=log_group,
+            role=role,
+            environment=environment,
+            dead_letter_queue=dlq if fn_def.schedules else None,
+        )
+        function.node.default_child.override_logical_id(fn_def.logical_id)  # type: ignore[union-attr]
+
+        acknowledge(role, "AwsSolutions-IAM5[Resource::*]", XRAY_AND_LIST_STREAMS_REASON)
+        if fn_def.stream is not None:
+            acknowledge(
+                function,
+                "Serverless-LambdaDLQ",
+                "Invoked only by its DynamoDB stream event source mapping, whose on-failure destination "
+                f"is the {dead_letter_queue_name(fn_def)} queue; there are no asynchronous invocations.",
+            )
+        elif not has_dead_letter_queue(fn_def):
+            acknowledge(
+                function,
+                "Serverless-LambdaDLQ",
+                "Invoked only synchronously (API Gateway); errors return to the caller, so an async DLQ "
+                "would never receive anything.",
+            )
+
+        self.functions[fn_def.logical_id] = function
+        self.roles[fn_def.logical_id] = role
+
+    # ------------------------------------------------------------------ grants
+
+    def _grant_table(self, role: iam.Role, table_id: str, access: str) -> None:
+        if access not in ("read", "write"):
+            raise ValueError(f"unknown table access {access!r} for {table_id}")
+        table = self._data.tables[table_id]
+        table_def = self._data.table_defs[table_id]
+        resources = [table.table_arn] + [
+            f"{table.table_arn}/index/{index.name}" for index in table_def.indexes
+        ]
+        actions = list(READ_ACTIONS) + (list(WRITE_ACTIONS) if access == "write" else [])
+        role.add_to_policy(
+            iam.PolicyStatement(sid=f"{table_id}{access.title()}", actions=actions, resources=resources)
+        )
+        kms_actions = list(KMS_READ_ACTIONS) + (list(KMS_WRITE_ACTIONS) if access == "write" else [])
+        self._grant_key(role, f"{table_id}Key", kms_actions, "dynamodb")
+
+    def _grant_reports(self, scope: Construct, role: iam.Role) -> None:
+        bucket = self._data.reports_bucket
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PutReports", actions=["s3:PutObject"], resources=[bucket.arn_for_objects("*")]
+            )
+        )
+        self._grant_key(role, "ReportsKey", list(KMS_WRITE_ACTIONS), "s3")
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::<ReportsBucket.Arn>/*]",
+            "Report object keys are dated (one per day), so s3:PutObject is scoped to the objects of "
+            "the reports bucket only.",
+        )
+
+    def _grant_key(self, role: iam.Role, sid: str, actions: list[str], service: str) -> None:
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid=sid,
+                actions=actions,
+                resources=[self._data.key.key_arn],
+                conditions={
+                    "StringEquals": {"kms:ViaService": f"{service}.{Stack.of(self).region}.amazonaws.com"}
+                },
+            )
+        )

@@ -1,0 +1,284 @@
+"""The one description of the product's resources.
+
+Both the CDK app (``infra/constructs``) and the local stack (``infra/local``) build
+from these definitions, so a table key, an index, a stream subscription or a
+schedule can never differ between AWS and the local stack. ``tests/infra`` proves
+that the synthesized template and the local resources agree.
+
+Plain dataclasses only: no CDK or boto3 import here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Shared runtime constants for every function.
+PYTHON_RUNTIME = "python3.13"
+ARCHITECTURE = "arm64"
+LOG_RETENTION_DAYS = 30
+PROGRAM_TIME_ZONE = "Europe/Berlin"
+SENDER_EMAIL = "loyalty@example.com"
+API_THROTTLE_RATE = 100  # requests per second, steady state, per stage
+API_THROTTLE_BURST = 200
+
+
+@dataclass(frozen=True)
+class IndexDef:
+    name: str
+    partition_key: str
+    sort_key: str
+
+
+@dataclass(frozen=True)
+class TableDef:
+    """A DynamoDB table: string keys, on-demand billing."""
+
+    logical_id: str
+    env_var: str
+    partition_key: str
+    sort_key: str | None
+    indexes: tuple[IndexDef, ...] = ()
+    stream_view_type: str | None = None  # NEW_IMAGE, NEW_AND_OLD_IMAGES, ...
+    ttl_attribute: str | None = None
+
+
+@dataclass(frozen=True)
+class RouteDef:
+    method: str
+    path: str  # API Gateway style: /v1/members/{member_id}
+    authorized: bool = True
+
+
+@dataclass(frozen=True)
+class StreamSourceDef:
+    """A DynamoDB stream subscription with Lambda's event source mapping settings."""
+
+    table: str  # TableDef.logical_id
+    batch_size: int
+    max_retries: int
+    # Lambda event filter: only records whose new image attribute ``type``
+    # is one of these values are delivered. Empty means every record.
+    event_types: tuple[str, ...] = ()
+    # Lambda event filter on the new image attribute ``kind``.
+    kinds: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScheduleDef:
+    """An EventBridge Scheduler schedule invoking a function with a JSON payload."""
+
+    name: str
+    expression: str  # cron(...) or rate(...), EventBridge Scheduler syntax
+    time_zone: str
+    job: str  # passed to the function as {"job": ...}
+
+
+@dataclass(frozen=True)
+class FunctionDef:
+    """A Lambda function. ``handler`` is ``<package>.<module>.<callable>``; the
+    code asset is ``functions/<package>`` plus the common layer."""
+
+    logical_id: str
+    handler: str
+    description: str
+    tables: dict[str, str] = field(default_factory=dict)  # logical_id -> "read" | "write"
+    routes: tuple[RouteDef, ...] = ()
+    stream: StreamSourceDef | None = None
+    schedules: tuple[ScheduleDef, ...] = ()
+    sends_email: bool = False
+    writes_reports: bool = False
+    memory_mb: int = 512
+    timeout_seconds: int = 30
+
+    @property
+    def package(self) -> str:
+        return self.handler.split(".", 1)[0]
+
+
+# Tables -------------------------------------------------------------------
+
+EVENTS_TABLE = TableDef(
+    logical_id="EventsTable",
+    env_var="EVENTS_TABLE",
+    partition_key="pk",
+    sort_key="sk",
+    indexes=(
+        # Member timeline: gsi1pk = T#<tenant>#M#<member>, gsi1sk = <occurred_at>#<event_id>
+        IndexDef("gsi1", "gsi1pk", "gsi1sk"),
+        # Daily activity: gsi2pk = T#<tenant>#DAY#<yyyy-mm-dd>#<shard>, gsi2sk = <type>#<occurred_at>#<event_id>
+        IndexDef("gsi2", "gsi2pk", "gsi2sk"),
+    ),
+    stream_view_type="NEW_IMAGE",
+    ttl_attribute="expires_at",
+)
+
+LOYALTY_TABLE = TableDef(
+    logical_id="LoyaltyTable",
+    env_var="LOYALTY_TABLE",
+    partition_key="pk",
+    sort_key="sk",
+    indexes=(
+        # Birthdays: gsi1pk = T#<tenant>#BD#<mm-dd>, gsi1sk = <member>
+        # Ticket SLA due: gsi1pk = T#<tenant>#DUE#ticket, gsi1sk = <due_at>#<ticket>
+        IndexDef("gsi1", "gsi1pk", "gsi1sk"),
+        # Daily activity: gsi2pk = T#<tenant>#DAY#<yyyy-mm-dd>#<shard>, gsi2sk = <kind>#<at>#<id>
+        IndexDef("gsi2", "gsi2pk", "gsi2sk"),
+    ),
+    stream_view_type=None,
+    ttl_attribute="expires_at",
+)
+
+IDEMPOTENCY_TABLE = TableDef(
+    logical_id="IdempotencyTable",
+    env_var="IDEMPOTENCY_TABLE",
+    partition_key="id",
+    sort_key=None,
+    ttl_attribute="expiration",
+)
+
+TABLES: tuple[TableDef, ...] = (EVENTS_TABLE, LOYALTY_TABLE, IDEMPOTENCY_TABLE)
+
+# Functions ----------------------------------------------------------------
+
+AUTHORIZER = FunctionDef(
+    logical_id="Authorizer",
+    handler="ingest.authorizer.lambda_handler",
+    description="Resolves a storefront API key to its tenant and channel",
+    tables={"LoyaltyTable": "read"},
+    memory_mb=256,
+    timeout_seconds=5,
+)
+
+INGEST_API = FunctionDef(
+    logical_id="IngestApi",
+    handler="ingest.handler.lambda_handler",
+    description="Accepts storefront events",
+    tables={"EventsTable": "write"},
+    routes=(RouteDef("POST", "/v1/events"),),
+)
+
+INGEST_PROJECTOR = FunctionDef(
+    logical_id="IngestProjector",
+    handler="ingest.projector.lambda_handler",
+    description="Projects events onto the member profile",
+    tables={"LoyaltyTable": "write"},
+    stream=StreamSourceDef(
+        table="EventsTable",
+        batch_size=25,
+        max_retries=3,
+        event_types=("member.registered", "member.updated", "order.placed"),
+    ),
+)
+
+POINTS_API = FunctionDef(
+    logical_id="PointsApi",
+    handler="points.handler.lambda_handler",
+    description="Member balances",
+    tables={"LoyaltyTable": "read"},
+    routes=(RouteDef("GET", "/v1/members/{member_id}"),),
+)
+
+POINTS_EARN = FunctionDef(
+    logical_id="PointsEarn",
+    handler="points.consumer.lambda_handler",
+    description="Credits points for orders from the event stream",
+    tables={"LoyaltyTable": "write"},
+    stream=StreamSourceDef(
+        table="EventsTable",
+        batch_size=25,
+        max_retries=3,
+        event_types=("order.placed",),
+    ),
+)
+
+CARE_RULES = FunctionDef(
+    logical_id="CareRules",
+    handler="care_rules.handler.lambda_handler",
+    description="Scheduled care: birthday greetings",
+    tables={"LoyaltyTable": "write"},
+    schedules=(
+        ScheduleDef("birthday-greetings", "cron(0 9 * * ? *)", PROGRAM_TIME_ZONE, "birthdays"),
+    ),
+    sends_email=True,
+    timeout_seconds=300,
+)
+
+TICKETS_API = FunctionDef(
+    logical_id="TicketsApi",
+    handler="tickets.handler.lambda_handler",
+    description="Service tickets",
+    tables={"LoyaltyTable": "write", "IdempotencyTable": "write"},
+    routes=(
+        RouteDef("POST", "/v1/tickets"),
+        RouteDef("GET", "/v1/tickets/{ticket_id}"),
+        RouteDef("POST", "/v1/tickets/{ticket_id}/replies"),
+    ),
+)
+
+TICKETS_ESCALATION = FunctionDef(
+    logical_id="TicketsEscalation",
+    handler="tickets.escalation.lambda_handler",
+    description="Escalates tickets past their first-response due time",
+    tables={"LoyaltyTable": "write"},
+    schedules=(
+        ScheduleDef("ticket-escalation", "cron(0/15 * * * ? *)", PROGRAM_TIME_ZONE, "escalate"),
+    ),
+    sends_email=True,
+    timeout_seconds=300,
+)
+
+REPORTS = FunctionDef(
+    logical_id="Reports",
+    handler="reports.handler.lambda_handler",
+    description="Daily KPI report emailed to managers",
+    tables={"EventsTable": "read", "LoyaltyTable": "write"},
+    schedules=(
+        ScheduleDef("daily-report", "cron(30 6 * * ? *)", PROGRAM_TIME_ZONE, "daily_report"),
+    ),
+    sends_email=True,
+    writes_reports=True,
+    timeout_seconds=300,
+)
+
+FUNCTIONS: tuple[FunctionDef, ...] = (
+    AUTHORIZER,
+    INGEST_API,
+    INGEST_PROJECTOR,
+    POINTS_API,
+    POINTS_EARN,
+    CARE_RULES,
+    TICKETS_API,
+    TICKETS_ESCALATION,
+    REPORTS,
+)
+
+FUNCTION_PACKAGES: tuple[str, ...] = ("ingest", "points", "care_rules", "tickets", "reports")
+
+
+def table(logical_id: str) -> TableDef:
+    for t in TABLES:
+        if t.logical_id == logical_id:
+            return t
+    raise KeyError(logical_id)
+
+
+def function_environment(fn: FunctionDef) -> dict[str, str]:
+    """Environment variables a function gets besides resource names filled in
+    by the deployer (table names, bucket name)."""
+    env = {
+        "POWERTOOLS_SERVICE_NAME": fn.package,
+        "POWERTOOLS_METRICS_NAMESPACE": "Loyalty",
+        "PROGRAM_TIME_ZONE": PROGRAM_TIME_ZONE,
+    }
+    if fn.sends_email:
+        env["SENDER_EMAIL"] = SENDER_EMAIL
+    return env
+
+
+def dead_letter_queue_name(fn: FunctionDef) -> str:
+    """Every function with a stream or async (scheduled) trigger has one DLQ."""
+    return f"{fn.logical_id}-dlq"
+
+
+def has_dead_letter_queue(fn: FunctionDef) -> bool:
+    return fn.stream is not None or bool(fn.schedules)

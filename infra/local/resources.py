@@ -1,0 +1,73 @@
+"""Provision the local (moto) resources from ``infra/definitions.py``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.definitions import FUNCTIONS, TABLES, TableDef, dead_letter_queue_name, has_dead_letter_queue
+
+
+def create_table_kwargs(table: TableDef, table_name: str) -> dict[str, Any]:
+    """The boto3 ``create_table`` arguments for a table definition."""
+    attributes = {table.partition_key}
+    key_schema = [{"AttributeName": table.partition_key, "KeyType": "HASH"}]
+    if table.sort_key:
+        attributes.add(table.sort_key)
+        key_schema.append({"AttributeName": table.sort_key, "KeyType": "RANGE"})
+    indexes = []
+    for index in table.indexes:
+        attributes.update({index.partition_key, index.sort_key})
+        indexes.append(
+            {
+                "IndexName": index.name,
+                "KeySchema": [
+                    {"AttributeName": index.partition_key, "KeyType": "HASH"},
+                    {"AttributeName": index.sort_key, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        )
+    kwargs: dict[str, Any] = {
+        "TableName": table_name,
+        "KeySchema": key_schema,
+        "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in sorted(attributes)],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    if indexes:
+        kwargs["GlobalSecondaryIndexes"] = indexes
+    if table.stream_view_type:
+        kwargs["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": table.stream_view_type}
+    return kwargs
+
+
+def local_table_name(table: TableDef) -> str:
+    return f"local-{table.logical_id}"
+
+
+def local_queue_names() -> list[str]:
+    return [dead_letter_queue_name(fn) for fn in FUNCTIONS if has_dead_letter_queue(fn)]
+
+
+def provision(session: Any, sender_email: str, bucket: str) -> dict[str, str]:
+    """Create every table (keys, indexes, streams, TTL), queue, bucket and SES
+    identity. Returns the environment variables the handlers need."""
+    dynamodb = session.client("dynamodb")
+    env: dict[str, str] = {}
+    for table in TABLES:
+        name = local_table_name(table)
+        dynamodb.create_table(**create_table_kwargs(table, name))
+        if table.ttl_attribute:
+            dynamodb.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+            )
+        env[table.env_var] = name
+    sqs = session.client("sqs")
+    for queue in local_queue_names():
+        sqs.create_queue(QueueName=queue)
+    session.client("s3").create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": session.region_name}
+    ) if session.region_name != "us-east-1" else session.client("s3").create_bucket(Bucket=bucket)
+    session.client("ses").verify_email_identity(EmailAddress=sender_email)
+    env["REPORTS_BUCKET"] = bucket
+    return env

@@ -1,0 +1,1 @@
+"""Shared code for the loyalty functions, shipped as the ``common`` Lambda layer."""

@@ -1,0 +1,124 @@
+"""The REST resolver every API function uses: validation on (so the OpenAPI
+document is generated from code), one error contract, tenant from the authorizer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
+from pydantic import BaseModel
+
+from loyalty.errors import DomainError, Unauthorized
+from loyalty.timeutil import from_epoch_ms
+
+API_TITLE = "Loyalty and care automation API"
+API_VERSION = "1.0.0"
+SECURITY_SCHEMES = {"storefrontKey": APIKey(name="x-api-key", **{"in": APIKeyIn.header})}
+SECURITY = [{"storefrontKey": []}]
+# pydantic error types raised when an event's "type" is missing or unknown
+TAG_ERRORS = frozenset({"union_tag_not_found", "union_tag_invalid"})
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None) -> Response[Any]:
+    body = ErrorResponse(error=ErrorDetail(code=code, message=message, field=field))
+    return Response(status_code=status, content_type="application/json", body=body.model_dump_json())
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Invalid input", "content": {"application/json": {"model": ErrorResponse}}},
+    401: {"description": "Missing or unknown API key", "content": {"application/json": {"model": ErrorResponse}}},
+}
+
+
+def _is_json(app: APIGatewayRestResolver) -> bool:
+    event = app.current_event
+    if not event.body:
+        return True
+    headers = {k.lower(): v for k, v in (event.headers or {}).items()}
+    return headers.get("content-type", "").split(";", 1)[0].strip().lower() == "application/json"
+
+
+def field_path(loc: tuple[Any, ...], union_tags: frozenset[str] = frozenset()) -> str | None:
+    """A dotted field path from a pydantic error location, without union branch tags."""
+    parts = [str(p) for p in loc if str(p) not in union_tags]
+    return ".".join(parts) or None
+
+
+def _field_of(loc: tuple[Any, ...], union_tags: frozenset[str]) -> str | None:
+    # Drop the request part ("body", "path", "query", "header").
+    return field_path(loc[1:], union_tags) or (str(loc[0]) if loc else None)
+
+
+def create_resolver(logger: Logger, union_tags: frozenset[str] = frozenset()) -> APIGatewayRestResolver:
+    """``union_tags``: discriminator values pydantic puts in error locations; they are
+    not field names, so they are left out of the reported field."""
+    app = APIGatewayRestResolver(enable_validation=True)
+
+    @app.exception_handler(RequestValidationError)
+    def _validation(exc: RequestValidationError) -> Response[Any]:
+        if not _is_json(app):
+            return error_response(415, "unsupported_media_type", "send the body as application/json", "content-type")
+        errors = exc.errors()
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        loc = tuple(first.get("loc", ()))
+        field = "type" if first.get("type") in TAG_ERRORS else _field_of(loc, union_tags)
+        return error_response(400, "validation_error", str(first.get("msg")), field)
+
+    @app.exception_handler(DomainError)
+    def _domain(exc: DomainError) -> Response[Any]:
+        return error_response(exc.status, exc.code, exc.message, exc.field)
+
+    @app.not_found
+    def _not_found(exc: NotFoundError) -> Response[Any]:
+        return error_response(404, "route_not_found", "no such route")
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response[Any]:
+        logger.exception("unhandled error")
+        return error_response(500, "internal_error", "internal error")
+
+    return app
+
+
+@dataclass(frozen=True)
+class Caller:
+    tenant_id: str
+    channel: str
+    storefront: str
+
+
+def caller(app: APIGatewayRestResolver) -> Caller:
+    """The storefront identity the authorizer put in the request context."""
+    context = app.current_event.request_context.authorizer.get_context() or {}
+    tenant = context.get("tenant_id")
+    if not tenant:
+        raise Unauthorized("missing or unknown API key")
+    return Caller(
+        tenant_id=str(tenant),
+        channel=str(context.get("channel", "")),
+        storefront=str(context.get("storefront", "")),
+    )
+
+
+def request_time(app: APIGatewayRestResolver) -> datetime:
+    """The time API Gateway received the request."""
+    epoch_ms = app.current_event.request_context.get("requestTimeEpoch")
+    if epoch_ms is None:
+        raise RuntimeError("request context without requestTimeEpoch")
+    return from_epoch_ms(int(epoch_ms))

@@ -1,0 +1,47 @@
+"""DynamoDB helpers shared by the data-access modules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from boto3.dynamodb.types import TypeSerializer
+from botocore.exceptions import ClientError
+
+from loyalty import aws
+
+_SERIALIZER = TypeSerializer()
+
+
+def _wire(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: _SERIALIZER.serialize(v) for k, v in values.items() if v is not None}
+
+
+def transact_write(items: list[dict[str, Any]]) -> None:
+    """TransactWriteItems taking plain Python values, like the Table resource does.
+
+    Each entry is ``{"Put" | "Update" | "Delete" | "ConditionCheck": {...}}`` with
+    ``Item``/``Key``/``ExpressionAttributeValues`` as Python values."""
+    wire = []
+    for entry in items:
+        ((op, body),) = entry.items()
+        body = dict(body)
+        for field in ("Item", "Key", "ExpressionAttributeValues"):
+            if field in body:
+                body[field] = _wire(body[field])
+        wire.append({op: body})
+    aws.client("dynamodb").transact_write_items(TransactItems=wire)
+
+
+def is_condition_failure(err: ClientError) -> bool:
+    return err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def cancellation_codes(err: ClientError) -> list[str | None]:
+    """Per-item reason codes of a cancelled transaction (None where the item was fine)."""
+    if err.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        raise err
+    codes: list[str | None] = []
+    for reason in err.response.get("CancellationReasons") or []:
+        code = reason.get("Code")
+        codes.append(None if code in (None, "None") else str(code))
+    return codes

@@ -1,0 +1,36 @@
+"""Settings come from environment variables through one pydantic model."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    events_table: str = Field(default="", alias="EVENTS_TABLE")
+    loyalty_table: str = Field(default="", alias="LOYALTY_TABLE")
+    idempotency_table: str = Field(default="", alias="IDEMPOTENCY_TABLE")
+    reports_bucket: str = Field(default="", alias="REPORTS_BUCKET")
+    sender_email: str = Field(default="", alias="SENDER_EMAIL")
+    program_time_zone: str = Field(default="UTC", alias="PROGRAM_TIME_ZONE")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.program_time_zone)
+
+    def require(self, name: str) -> str:
+        value = getattr(self, name)
+        if not value:
+            raise RuntimeError(f"setting {name} is not configured for this function")
+        return str(value)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Read once per process (a Lambda container's environment does not change)."""
+    return Settings.model_validate(dict(os.environ))

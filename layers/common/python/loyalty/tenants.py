@@ -1,0 +1,90 @@
+"""Tenants (one retailer's loyalty program each) and storefront API keys.
+
+Data access for the items every function shares. Keys are stored as SHA-256
+hashes: a storefront key is a high-entropy random secret, so a fast hash is
+enough and the plain key is never stored."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from loyalty import aws, keys
+from loyalty.timeutil import iso
+
+
+class Tenant(BaseModel):
+    tenant_id: str
+    name: str
+    manager_emails: list[str]
+    escalation_emails: list[str]
+
+
+class StorefrontKey(BaseModel):
+    tenant_id: str
+    storefront: str
+    channel: str
+    active: bool
+
+
+def hash_api_key(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def _tenant_item(tenant: Tenant) -> dict[str, Any]:
+    return {
+        "pk": keys.TENANTS_PK,
+        "sk": keys.tenant_pk(tenant.tenant_id),
+        "kind": "tenant",
+        **tenant.model_dump(),
+    }
+
+
+def put_tenant(table_name: str, tenant: Tenant) -> None:
+    aws.table(table_name).put_item(Item=_tenant_item(tenant))
+
+
+def list_tenants(table_name: str) -> list[Tenant]:
+    """Query of the tenant registry partition (one item per tenant)."""
+    table = aws.table(table_name)
+    tenants: list[Tenant] = []
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": keys.TENANTS_PK},
+    }
+    while True:
+        page = table.query(**kwargs)
+        tenants.extend(Tenant.model_validate(item) for item in page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return tenants
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def get_tenant(table_name: str, tenant_id: str) -> Tenant | None:
+    item = aws.table(table_name).get_item(Key={"pk": keys.TENANTS_PK, "sk": keys.tenant_pk(tenant_id)}).get("Item")
+    return Tenant.model_validate(item) if item else None
+
+
+def put_storefront_key(
+    table_name: str, api_key: str, tenant_id: str, storefront: str, channel: str, now: datetime
+) -> None:
+    aws.table(table_name).put_item(
+        Item={
+            "pk": keys.api_key_pk(hash_api_key(api_key)),
+            "sk": "KEY",
+            "kind": "api_key",
+            "tenant_id": tenant_id,
+            "storefront": storefront,
+            "channel": channel,
+            "active": True,
+            "created_at": iso(now),
+        }
+    )
+
+
+def lookup_storefront_key(table_name: str, api_key: str) -> StorefrontKey | None:
+    item = aws.table(table_name).get_item(Key={"pk": keys.api_key_pk(hash_api_key(api_key)), "sk": "KEY"}).get("Item")
+    return StorefrontKey.model_validate(item) if item else None

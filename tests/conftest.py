@@ -1,0 +1,170 @@
+"""Shared fixtures. AWS is moto, in-process; handlers get real Lambda event shapes."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+# Before anything imports boto3 clients: fake credentials, a region, no real endpoint.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "eu-central-1",
+        "AWS_REGION": "eu-central-1",
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+    }
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.pop("AWS_PROFILE", None)
+
+SENDER = "loyalty@example.com"
+BUCKET = "test-reports"
+TENANT = "demo"
+API_KEY = "test-key-demo"
+OTHER_TENANT = "rival"
+OTHER_API_KEY = "test-key-rival"
+
+
+@dataclass
+class HttpResult:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Env:
+    """The provisioned moto account plus helpers to drive handlers."""
+
+    session: Any
+    env: dict[str, str]
+    handlers: dict[str, Any]
+    now: datetime
+
+    def call(
+        self, method: str, path: str, body: Any = None, *, key: str | None = API_KEY,
+        headers: dict[str, str] | None = None, raw: bytes | None = None, at: datetime | None = None,
+    ) -> HttpResult:
+        from infra.local.gateway import Gateway
+
+        sent = {"content-type": "application/json", **(headers or {})}
+        if key is not None:
+            sent["x-api-key"] = key
+        payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
+        response = Gateway(self.handlers).handle(method, path, sent, payload, at or self.now, "203.0.113.9")
+        return HttpResult(response.status, response.headers, response.body)
+
+    def pump(self) -> Any:
+        from infra.definitions import FUNCTIONS, table
+        from infra.local.pump import StreamPump
+        from infra.local.resources import local_table_name
+
+        pump = StreamPump(self.session, lambda: self.now)
+        dynamodb = self.session.client("dynamodb")
+        sqs = self.session.client("sqs")
+        from infra.definitions import dead_letter_queue_name
+
+        for fn in FUNCTIONS:
+            if fn.stream:
+                arn = dynamodb.describe_table(TableName=local_table_name(table(fn.stream.table)))["Table"][
+                    "LatestStreamArn"
+                ]
+                url = sqs.get_queue_url(QueueName=dead_letter_queue_name(fn))["QueueUrl"]
+                pump.subscribe(fn, self.handlers[fn.logical_id], arn, url)
+        return pump
+
+    def run_job(self, function_id: str, job: str, at: datetime) -> Any:
+        from infra.definitions import FUNCTIONS
+        from infra.local.runtime import invoke
+        from loyalty.timeutil import iso
+
+        fn = next(f for f in FUNCTIONS if f.logical_id == function_id)
+        return invoke(fn, self.handlers[function_id], {"job": job, "schedule": "test", "scheduled_time": iso(at)})
+
+    def sent_emails(self) -> list[Any]:
+        from moto.ses.models import ses_backends
+
+        from infra.local.runtime import ACCOUNT
+
+        return list(ses_backends[ACCOUNT]["eu-central-1"].sent_messages)
+
+    def table(self, env_var: str) -> Any:
+        return self.session.resource("dynamodb").Table(self.env[env_var])
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    import boto3
+    from moto import mock_aws
+
+    from infra.definitions import FUNCTIONS
+    from infra.local import moto_patch
+    from infra.local.resources import provision
+    from infra.local.runtime import load_handler
+
+    moto_patch.install()
+    with mock_aws():
+        session = boto3.session.Session(region_name="eu-central-1")
+        env = provision(session, SENDER, BUCKET)
+        for name, value in {**env, "SENDER_EMAIL": SENDER, "PROGRAM_TIME_ZONE": "Europe/Berlin"}.items():
+            monkeypatch.setenv(name, value)
+        from loyalty import aws as loyalty_aws
+        from loyalty import tenants
+        from loyalty.settings import get_settings
+
+        loyalty_aws.reset()
+        get_settings.cache_clear()
+        now = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+        for tenant_id, key, manager in ((TENANT, API_KEY, "manager@demo.example"),
+                                        (OTHER_TENANT, OTHER_API_KEY, "boss@rival.example")):
+            tenants.put_tenant(
+                env["LOYALTY_TABLE"],
+                tenants.Tenant(tenant_id=tenant_id, name=tenant_id.title(), manager_emails=[manager],
+                               escalation_emails=[f"lead@{tenant_id}.example"]),
+            )
+            tenants.put_storefront_key(env["LOYALTY_TABLE"], key, tenant_id, f"{tenant_id}-web", "web", now)
+        handlers = {fn.logical_id: load_handler(fn) for fn in FUNCTIONS}
+        yield Env(session=session, env=env, handlers=handlers, now=now)
+        loyalty_aws.reset()
+        get_settings.cache_clear()
+        import tickets.handler
+
+        tickets.handler._persistence.cache_clear()
+
+
+def order_event(event_id: str, member: str, total: str, at: str = "2026-03-10T09:00:00Z", **data: Any) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "type": "order.placed",
+        "occurred_at": at,
+        "member_id": member,
+        "channel": "web",
+        "data": {"order_id": f"o-{event_id}", "currency": "EUR", "total": total,
+                 "items": [{"sku": "sku-1", "category": "shoes", "quantity": 1, "unit_price": total}], **data},
+    }
+
+
+def registration(event_id: str, member: str, *, birthday: str | None = None, consent: bool = True,
+                 email: str | None = None, at: str = "2026-03-01T09:00:00Z") -> dict[str, Any]:
+    data: dict[str, Any] = {"email": email or f"{member}@example.com", "name": member.title()}
+    if birthday:
+        data["birthday"] = birthday
+    data["consent"] = {"email": {"granted": consent, "at": at, "source": "web"}}
+    return {"event_id": event_id, "type": "member.registered", "occurred_at": at, "member_id": member,
+            "channel": "web", "data": data}

@@ -1,0 +1,82 @@
+"""End to end over HTTP against the local stack: API, streams, schedules, clock, outbox."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import order_event, registration
+from tests.e2e.conftest import LocalClient
+
+pytestmark = pytest.mark.e2e
+
+
+def test_clock_reads_and_rejects_bad_requests(local: LocalClient) -> None:
+    status, body = local.request("GET", "/_local/clock", key=None)
+    assert status == 200 and body["now"].startswith("2026-03-10T08:00:00")
+    assert local.request("POST", "/_local/clock", {"advance": "one day"}, key=None)[0] == 400
+    assert local.request("POST", "/_local/clock", {"to": "2020-01-01T00:00:00Z"}, key=None)[0] == 400
+
+
+def test_storefront_flow_end_to_end(local: LocalClient) -> None:
+    events = [
+        registration("e2e-r1", "e2e-ann", birthday="1990-03-11", at="2026-03-10T07:00:00Z"),
+        order_event("e2e-o1", "e2e-ann", "80.40", at="2026-03-10T07:30:00Z"),
+    ]
+    status, body = local.request("POST", "/v1/events", {"events": events})
+    assert status == 200 and [r["status"] for r in body["results"]] == ["accepted", "accepted"]
+    status, ticket = local.request("POST", "/v1/tickets", {"subject": "Wrong size", "priority": "urgent"})
+    assert status == 201
+
+    status, ran = local.request("POST", "/_local/clock", {"advance": "P1D"}, key=None)
+    assert status == 200
+    names = {r["schedule"] for r in ran["ran"]}
+    assert {"birthday-greetings", "daily-report", "ticket-escalation"} <= names
+    assert all(r["ok"] for r in ran["ran"])
+
+    status, member = local.request("GET", "/v1/members/e2e-ann")
+    assert status == 200 and member["points"]["available"] == 80
+    status, escalated = local.request("GET", f"/v1/tickets/{ticket['ticket_id']}")
+    assert escalated["escalated_at"] is not None
+
+    subjects = [_subject(p) for p in sorted(local.outbox.glob("*.eml"))]
+    assert any(s.startswith("Daily report 2026-03-10: 1 orders, 80.40 EUR") for s in subjects)
+    assert "Happy birthday, E2E-Ann!" in subjects
+    assert any(s.startswith("[Escalation]") for s in subjects)
+
+    status, report = local.request("GET", "/_local/status", key=None)
+    assert all(count == 0 for count in report["dead_letters"].values())
+
+
+def test_a_year_of_schedules_runs_in_seconds(local: LocalClient) -> None:
+    import time
+
+    started = time.monotonic()
+    status, ran = local.request("POST", "/_local/clock", {"advance": "P1Y"}, key=None)
+    elapsed = time.monotonic() - started
+    assert status == 200
+    reports = [r for r in ran["ran"] if r["schedule"] == "daily-report"]
+    reported_days = sum(len(r["result"]["reported"]) for r in reports)
+    assert reported_days == 365  # every day reported once, thinned runs catching up
+    assert elapsed < 60
+
+
+def test_openapi_is_served_and_matches_the_committed_document(local: LocalClient) -> None:
+    status, served = local.request("GET", "/v1/openapi.json", key=None)
+    committed = json.loads((Path(__file__).resolve().parents[2] / "docs" / "openapi.json").read_text())
+    assert status == 200 and served == committed
+
+
+def test_errors_over_http(local: LocalClient) -> None:
+    assert local.request("POST", "/v1/events", {"events": []})[0] == 400
+    assert local.request("GET", "/v1/members/nobody")[0] == 404
+    assert local.request("GET", "/v1/members/nobody", key="wrong")[0] == 401
+
+
+def _subject(path: Path) -> str:
+    for line in path.read_text().splitlines():
+        if line.startswith("Subject: "):
+            return line[len("Subject: "):]
+    return ""

@@ -1,0 +1,515 @@
+"""Wiring of the synthesized LoyaltyStack, checked against ``infra/definitions.py``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match
+from template_queries import (
+    actions_on,
+    all_actions,
+    api_resource_path,
+    as_list,
+    function_statements,
+    of_type,
+    queue_id,
+    referenced_ids,
+    role_of_function,
+)
+
+from infra.constructs.functions import FUNCTIONS_DIR
+from infra.constructs.streams import filter_pattern
+from infra.definitions import (
+    API_THROTTLE_BURST,
+    API_THROTTLE_RATE,
+    ARCHITECTURE,
+    AUTHORIZER,
+    FUNCTIONS,
+    LOG_RETENTION_DAYS,
+    POINTS_API,
+    PYTHON_RUNTIME,
+    SENDER_EMAIL,
+    TABLES,
+    FunctionDef,
+    function_environment,
+    has_dead_letter_queue,
+)
+
+pytestmark = pytest.mark.infra
+
+STREAM_FUNCTIONS = [fn for fn in FUNCTIONS if fn.stream is not None]
+SCHEDULED = [(fn, schedule) for fn in FUNCTIONS for schedule in fn.schedules]
+ROUTES = [(fn, route) for fn in FUNCTIONS for route in fn.routes]
+DYNAMO_WRITE_ACTIONS = {
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+}
+
+
+def _fn_ids(fns: list[FunctionDef]) -> list[str]:
+    return [fn.logical_id for fn in fns]
+
+
+@pytest.fixture(scope="module")
+def resources(template_dict: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return template_dict["Resources"]
+
+
+def _single(resources: dict[str, dict[str, Any]], resource_type: str) -> tuple[str, dict[str, Any]]:
+    found = of_type(resources, resource_type)
+    assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
+    return next(iter(found.items()))
+
+
+# Functions ------------------------------------------------------------------
+
+
+def test_one_lambda_per_function_definition(resources):
+    assert set(of_type(resources, "AWS::Lambda::Function")) == {fn.logical_id for fn in FUNCTIONS}
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS, ids=_fn_ids(list(FUNCTIONS)))
+def test_function_settings(resources, fn: FunctionDef):
+    props = resources[fn.logical_id]["Properties"]
+    assert props["Handler"] == fn.handler
+    assert props["Runtime"] == PYTHON_RUNTIME
+    assert props["Architectures"] == [ARCHITECTURE]
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    assert props["MemorySize"] == fn.memory_mb
+    assert props["Timeout"] == fn.timeout_seconds
+    assert props["Description"] == fn.description
+
+    logging_config = props["LoggingConfig"]
+    assert logging_config["LogFormat"] == "JSON"
+    log_group = resources[logging_config["LogGroup"]["Ref"]]
+    assert log_group["Type"] == "AWS::Logs::LogGroup"
+    assert log_group["Properties"]["RetentionInDays"] == LOG_RETENTION_DAYS
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS, ids=_fn_ids(list(FUNCTIONS)))
+def test_function_layers_are_powertools_and_common(resources, fn: FunctionDef):
+    layers = resources[fn.logical_id]["Properties"]["Layers"]
+    assert len(layers) == 2
+    powertools = [layer["Fn::Sub"] for layer in layers if "Fn::Sub" in layer]
+    assert len(powertools) == 1
+    layer_name = f"AWSLambdaPowertoolsPythonV3-{PYTHON_RUNTIME.replace('.', '')}-{ARCHITECTURE}"
+    assert f":017000801446:layer:{layer_name}:" in powertools[0]
+    assert powertools[0].startswith("arn:${AWS::Partition}:lambda:${AWS::Region}:")
+    own = [layer["Ref"] for layer in layers if "Ref" in layer]
+    assert len(own) == 1
+    layer = resources[own[0]]
+    assert layer["Type"] == "AWS::Lambda::LayerVersion"
+    assert layer["Properties"]["CompatibleRuntimes"] == [PYTHON_RUNTIME]
+    assert layer["Properties"]["CompatibleArchitectures"] == [ARCHITECTURE]
+
+
+def _asset_dir(synth, code: dict[str, Any]):
+    asset_hash = code["S3Key"].removesuffix(".zip")
+    path = synth.outdir / f"asset.{asset_hash}"
+    assert path.is_dir(), f"no staged asset {path}"
+    return path
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS, ids=_fn_ids(list(FUNCTIONS)))
+def test_function_code_is_only_its_package_and_handler_resolves(synth, resources, fn: FunctionDef):
+    asset = _asset_dir(synth, resources[fn.logical_id]["Properties"]["Code"])
+    assert sorted(p.name for p in asset.iterdir()) == [fn.package]
+    assert not list(asset.rglob("__pycache__"))
+    module_path = fn.handler.rsplit(".", 1)[0].replace(".", "/") + ".py"
+    assert (asset / module_path).is_file(), f"{fn.handler} does not resolve inside the asset"
+    assert (FUNCTIONS_DIR / module_path).is_file()
+
+
+def test_common_layer_ships_the_loyalty_package(synth, resources):
+    _, layer = _single(resources, "AWS::Lambda::LayerVersion")
+    asset = _asset_dir(synth, layer["Properties"]["Content"])
+    assert sorted(p.name for p in asset.iterdir()) == ["python"]
+    assert (asset / "python" / "loyalty" / "__init__.py").is_file()
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS, ids=_fn_ids(list(FUNCTIONS)))
+def test_function_environment(resources, fn: FunctionDef):
+    expected: dict[str, Any] = dict(function_environment(fn))
+    for table in TABLES:
+        if table.logical_id in fn.tables:
+            expected[table.env_var] = {"Ref": table.logical_id}
+    if fn.writes_reports:
+        expected["REPORTS_BUCKET"] = {"Ref": "ReportsBucket"}
+    assert resources[fn.logical_id]["Properties"]["Environment"]["Variables"] == expected
+
+
+@pytest.mark.parametrize("fn", [fn for fn, _ in SCHEDULED], ids=[fn.logical_id for fn, _ in SCHEDULED])
+def test_scheduled_function_async_failures_go_to_its_dlq(resources, fn: FunctionDef):
+    target = resources[fn.logical_id]["Properties"]["DeadLetterConfig"]["TargetArn"]
+    assert target == {"Fn::GetAtt": [queue_id(resources, fn), "Arn"]}
+
+
+def test_dead_letter_queues_per_definition(resources):
+    queues = of_type(resources, "AWS::SQS::Queue")
+    expected = [fn for fn in FUNCTIONS if has_dead_letter_queue(fn)]
+    assert len(queues) == len(expected)
+    for fn in expected:
+        props = queues[queue_id(resources, fn)]["Properties"]
+        assert props["SqsManagedSseEnabled"] is True
+    _assert_ssl_enforced(resources, "AWS::SQS::QueuePolicy", "Queues", set(queues))
+
+
+# Streams --------------------------------------------------------------------
+
+
+def test_one_event_source_mapping_per_stream_definition(resources):
+    assert len(of_type(resources, "AWS::Lambda::EventSourceMapping")) == len(STREAM_FUNCTIONS)
+
+
+@pytest.mark.parametrize("fn", STREAM_FUNCTIONS, ids=_fn_ids(STREAM_FUNCTIONS))
+def test_stream_subscription(resources, fn: FunctionDef):
+    assert fn.stream is not None
+    mappings = [
+        m["Properties"]
+        for m in of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": fn.logical_id}
+    ]
+    assert len(mappings) == 1
+    esm = mappings[0]
+    assert esm["EventSourceArn"] == {"Fn::GetAtt": [fn.stream.table, "StreamArn"]}
+    assert esm["BatchSize"] == fn.stream.batch_size
+    assert esm["MaximumRetryAttempts"] == fn.stream.max_retries
+    assert esm["BisectBatchOnFunctionError"] is True
+    assert esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert esm["StartingPosition"] == "TRIM_HORIZON"
+    assert esm["DestinationConfig"] == {
+        "OnFailure": {"Destination": {"Fn::GetAtt": [queue_id(resources, fn), "Arn"]}}
+    }
+
+    patterns = [json.loads(f["Pattern"]) for f in esm.get("FilterCriteria", {}).get("Filters", [])]
+    new_image: dict[str, Any] = {}
+    if fn.stream.event_types:
+        new_image["type"] = {"S": list(fn.stream.event_types)}
+    if fn.stream.kinds:
+        new_image["kind"] = {"S": list(fn.stream.kinds)}
+    assert patterns == ([{"dynamodb": {"NewImage": new_image}}] if new_image else [])
+
+
+def test_filter_pattern_combines_types_and_kinds():
+    from infra.definitions import StreamSourceDef
+
+    both = StreamSourceDef(table="T", batch_size=1, max_retries=0, event_types=("a",), kinds=("k1", "k2"))
+    assert json.loads(json.dumps(filter_pattern(both))) == {
+        "dynamodb": {"NewImage": {"type": {"S": ["a"]}, "kind": {"S": ["k1", "k2"]}}}
+    }
+    assert filter_pattern(StreamSourceDef(table="T", batch_size=1, max_retries=0)) is None
+
+
+@pytest.mark.parametrize("fn", STREAM_FUNCTIONS, ids=_fn_ids(STREAM_FUNCTIONS))
+def test_stream_function_can_read_only_its_stream(resources, fn: FunctionDef):
+    assert fn.stream is not None
+    statements = function_statements(resources, fn.logical_id)
+    stream_actions = {
+        action
+        for s in statements
+        for action in as_list(s["Action"])
+        if action in {"dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream"}
+    }
+    assert stream_actions == {"dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream"}
+    for s in statements:
+        if "dynamodb:GetRecords" in as_list(s["Action"]):
+            assert s["Resource"] == {"Fn::GetAtt": [fn.stream.table, "StreamArn"]}
+
+
+# Schedules ------------------------------------------------------------------
+
+
+def test_one_schedule_per_schedule_definition(resources):
+    assert len(of_type(resources, "AWS::Scheduler::Schedule")) == len(SCHEDULED)
+
+
+@pytest.mark.parametrize(("fn", "schedule"), SCHEDULED, ids=[s.name for _, s in SCHEDULED])
+def test_schedule(resources, fn: FunctionDef, schedule):
+    found = [
+        s["Properties"]
+        for s in of_type(resources, "AWS::Scheduler::Schedule").values()
+        if s["Properties"]["Name"].endswith(f"-{schedule.name}")
+    ]
+    assert len(found) == 1
+    props = found[0]
+    assert props["ScheduleExpression"] == schedule.expression
+    assert props["ScheduleExpressionTimezone"] == schedule.time_zone
+    assert props["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    assert props["State"] == "ENABLED"
+    target = props["Target"]
+    assert target["Arn"] == {"Fn::GetAtt": [fn.logical_id, "Arn"]}
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id(resources, fn), "Arn"]}}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+    assert json.loads(target["Input"]) == {
+        "job": schedule.job,
+        "schedule": schedule.name,
+        "scheduled_time": "<aws.scheduler.scheduled-time>",
+    }
+    role_id = target["RoleArn"]["Fn::GetAtt"][0]
+    role_actions = set()
+    for policy in of_type(resources, "AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            for s in as_list(policy["Properties"]["PolicyDocument"]["Statement"]):
+                role_actions |= set(as_list(s["Action"]))
+                assert referenced_ids(s["Resource"]) <= {fn.logical_id, queue_id(resources, fn)}
+    assert role_actions == {"lambda:InvokeFunction", "sqs:SendMessage"}
+
+
+# API ------------------------------------------------------------------------
+
+
+def test_one_method_per_route(resources):
+    assert len(of_type(resources, "AWS::ApiGateway::Method")) == len(ROUTES)
+
+
+@pytest.mark.parametrize(("fn", "route"), ROUTES, ids=[f"{r.method} {r.path}" for _, r in ROUTES])
+def test_route_integrates_its_function(resources, fn: FunctionDef, route):
+    methods = [
+        m["Properties"]
+        for m in of_type(resources, "AWS::ApiGateway::Method").values()
+        if m["Properties"]["HttpMethod"] == route.method
+        and api_resource_path(resources, m["Properties"]["ResourceId"]["Ref"]) == route.path
+    ]
+    assert len(methods) == 1
+    method = methods[0]
+    assert method["Integration"]["Type"] == "AWS_PROXY"
+    assert referenced_ids(method["Integration"]["Uri"]) & {f.logical_id for f in FUNCTIONS} == {fn.logical_id}
+    authorizer_id, _ = _single(resources, "AWS::ApiGateway::Authorizer")
+    if route.authorized:
+        assert method["AuthorizationType"] == "CUSTOM"
+        assert method["AuthorizerId"] == {"Ref": authorizer_id}
+    else:
+        assert method["AuthorizationType"] == "NONE"
+
+
+def test_authorizer(resources):
+    _, authorizer = _single(resources, "AWS::ApiGateway::Authorizer")
+    props = authorizer["Properties"]
+    assert props["Type"] == "REQUEST"
+    assert props["IdentitySource"] == "method.request.header.x-api-key"
+    assert props["AuthorizerResultTtlInSeconds"] == 300
+    assert AUTHORIZER.logical_id in referenced_ids(props["AuthorizerUri"])
+
+
+def test_stage_throttling_tracing_and_access_logs(template, resources):
+    template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "TracingEnabled": True,
+            "MethodSettings": Match.array_with(
+                [
+                    Match.object_like(
+                        {
+                            "HttpMethod": "*",
+                            "ResourcePath": "/*",
+                            "ThrottlingRateLimit": API_THROTTLE_RATE,
+                            "ThrottlingBurstLimit": API_THROTTLE_BURST,
+                        }
+                    )
+                ]
+            ),
+        },
+    )
+    _, stage = _single(resources, "AWS::ApiGateway::Stage")
+    access = stage["Properties"]["AccessLogSetting"]
+    assert json.loads(access["Format"])["status"] == "$context.status"
+    targets = [r for r in referenced_ids(access["DestinationArn"]) if r in resources]
+    assert [resources[r]["Type"] for r in targets] == ["AWS::Logs::LogGroup"]
+
+
+# IAM ------------------------------------------------------------------------
+
+
+def test_every_function_has_its_own_role(resources):
+    roles = [role_of_function(resources, fn.logical_id) for fn in FUNCTIONS]
+    assert len(set(roles)) == len(FUNCTIONS)
+    for role in roles:
+        assert "ManagedPolicyArns" not in resources[role]["Properties"]
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS, ids=_fn_ids(list(FUNCTIONS)))
+def test_table_access_matches_definition(resources, fn: FunctionDef):
+    statements = function_statements(resources, fn.logical_id)
+    for table in TABLES:
+        granted = {a for a in actions_on(statements, table.logical_id) if a.startswith("dynamodb:")}
+        # Stream reads are on the table's StreamArn, checked separately.
+        granted -= {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"}
+        access = fn.tables.get(table.logical_id)
+        if access is None:
+            assert not granted, f"{fn.logical_id} may not touch {table.logical_id}: {granted}"
+        elif access == "read":
+            assert {"dynamodb:GetItem", "dynamodb:Query"} <= granted
+            assert not granted & DYNAMO_WRITE_ACTIONS
+        else:
+            assert {"dynamodb:GetItem", "dynamodb:Query"} | DYNAMO_WRITE_ACTIONS <= granted
+
+
+def test_points_api_is_read_only_and_cannot_email(resources):
+    actions = all_actions(function_statements(resources, POINTS_API.logical_id))
+    assert not actions & DYNAMO_WRITE_ACTIONS
+    assert not {a for a in actions if a.startswith("ses:") or a.startswith("s3:")}
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS, ids=_fn_ids(list(FUNCTIONS)))
+def test_only_email_functions_send_email_as_the_sender(resources, fn: FunctionDef):
+    statements = function_statements(resources, fn.logical_id)
+    ses = [s for s in statements if any(a.startswith("ses:") for a in as_list(s["Action"]))]
+    if not fn.sends_email:
+        assert not ses
+        return
+    identity_id, _ = _single(resources, "AWS::SES::EmailIdentity")
+    assert {a for s in ses for a in as_list(s["Action"])} == {"ses:SendEmail", "ses:SendRawEmail"}
+    for s in ses:
+        assert identity_id in referenced_ids(s["Resource"])
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS, ids=_fn_ids(list(FUNCTIONS)))
+def test_only_the_report_writer_puts_reports(resources, fn: FunctionDef):
+    s3_actions = {
+        a for a in all_actions(function_statements(resources, fn.logical_id)) if a.startswith("s3:")
+    }
+    assert s3_actions == ({"s3:PutObject"} if fn.writes_reports else set())
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS, ids=_fn_ids(list(FUNCTIONS)))
+def test_wildcards_only_where_iam_has_no_resource_scope(resources, fn: FunctionDef):
+    allowed = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+    if fn.stream is not None:
+        allowed.add("dynamodb:ListStreams")
+    for s in function_statements(resources, fn.logical_id):
+        actions = as_list(s["Action"])
+        assert not [a for a in actions if "*" in a], s
+        if "*" in as_list(s["Resource"]):
+            assert set(actions) <= allowed, s
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS, ids=_fn_ids(list(FUNCTIONS)))
+def test_dlq_send_only_to_own_queue(resources, fn: FunctionDef):
+    statements = function_statements(resources, fn.logical_id)
+    queues = set(of_type(resources, "AWS::SQS::Queue"))
+    reachable = {q for s in statements for q in referenced_ids(s["Resource"]) if q in queues}
+    assert reachable == ({queue_id(resources, fn)} if has_dead_letter_queue(fn) else set())
+
+
+# Data -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("table", TABLES, ids=[t.logical_id for t in TABLES])
+def test_table_protection(resources, table):
+    key_id, key = _single(resources, "AWS::KMS::Key")
+    assert key["Properties"]["EnableKeyRotation"] is True
+    props = resources[table.logical_id]["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"] == {
+        "SSEEnabled": True,
+        "SSEType": "KMS",
+        "KMSMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]},
+    }
+    assert resources[table.logical_id].get("DeletionPolicy") == "Retain"
+    if table.ttl_attribute:
+        assert props["TimeToLiveSpecification"] == {"AttributeName": table.ttl_attribute, "Enabled": True}
+    else:
+        assert "TimeToLiveSpecification" not in props
+    if table.stream_view_type:
+        assert props["StreamSpecification"] == {"StreamViewType": table.stream_view_type}
+    else:
+        assert "StreamSpecification" not in props
+    assert sorted(i["IndexName"] for i in props.get("GlobalSecondaryIndexes", [])) == sorted(
+        i.name for i in table.indexes
+    )
+
+
+def _assert_ssl_enforced(resources, policy_type: str, target_key: str, targets: set[str]) -> None:
+    covered: set[str] = set()
+    for policy in of_type(resources, policy_type).values():
+        props = policy["Properties"]
+        denies_insecure = any(
+            s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+            for s in as_list(props["PolicyDocument"]["Statement"])
+        )
+        if denies_insecure:
+            covered |= referenced_ids(props[target_key])
+    assert targets <= covered, f"no TLS-only policy for {targets - covered}"
+
+
+def test_buckets_private_encrypted_tls_only(resources):
+    buckets = of_type(resources, "AWS::S3::Bucket")
+    for props in (b["Properties"] for b in buckets.values()):
+        assert props["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
+        assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    reports = buckets["ReportsBucket"]["Properties"]
+    key_id, _ = _single(resources, "AWS::KMS::Key")
+    assert reports["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+        "ServerSideEncryptionByDefault"
+    ] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Fn::GetAtt": [key_id, "Arn"]}}
+    assert reports["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert reports["LoggingConfiguration"]["DestinationBucketName"]["Ref"] in buckets
+    _assert_ssl_enforced(resources, "AWS::S3::BucketPolicy", "Bucket", set(buckets))
+
+
+def test_sender_identity(resources):
+    _, identity = _single(resources, "AWS::SES::EmailIdentity")
+    assert identity["Properties"]["EmailIdentity"] == SENDER_EMAIL
+
+
+# Monitoring -----------------------------------------------------------------
+
+
+def _alarms(resources, metric: str) -> list[dict[str, Any]]:
+    return [
+        a["Properties"]
+        for a in of_type(resources, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == metric
+    ]
+
+
+def _assert_alarm_shape(resources, alarm: dict[str, Any]) -> None:
+    topic_id, topic = _single(resources, "AWS::SNS::Topic")
+    assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+    assert alarm["Threshold"] == 0
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["Period"] == 300
+    assert alarm["EvaluationPeriods"] == 1
+
+
+def test_alarm_topic_encrypted_and_tls_only(resources):
+    topic_id, topic = _single(resources, "AWS::SNS::Topic")
+    key_id, _ = _single(resources, "AWS::KMS::Key")
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    _assert_ssl_enforced(resources, "AWS::SNS::TopicPolicy", "Topics", {topic_id})
+
+
+def test_every_function_has_an_error_alarm(resources):
+    alarms = _alarms(resources, "Errors")
+    watched = [a["Dimensions"] for a in alarms]
+    assert sorted(d[0]["Value"]["Ref"] for d in watched) == sorted(fn.logical_id for fn in FUNCTIONS)
+    for alarm in alarms:
+        assert alarm["Namespace"] == "AWS/Lambda"
+        assert alarm["Statistic"] == "Sum"
+        _assert_alarm_shape(resources, alarm)
+
+
+def test_every_dlq_has_a_depth_alarm(resources):
+    alarms = _alarms(resources, "ApproximateNumberOfMessagesVisible")
+    watched = sorted(a["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for a in alarms)
+    assert watched == sorted(of_type(resources, "AWS::SQS::Queue"))
+    for alarm in alarms:
+        _assert_alarm_shape(resources, alarm)
+
+
+def test_api_5xx_alarm(resources):
+    alarms = _alarms(resources, "5XXError")
+    assert len(alarms) == 1
+    assert alarms[0]["Namespace"] == "AWS/ApiGateway"
+    assert {d["Name"] for d in alarms[0]["Dimensions"]} == {"ApiName", "Stage"}
+    _assert_alarm_shape(resources, alarms[0])

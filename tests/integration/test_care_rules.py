@@ -1,0 +1,88 @@
+"""Birthday greetings from the daily schedule: consent, once per year, catch-up, failures."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.conftest import Env, registration
+
+pytestmark = pytest.mark.integration
+
+NINE_BERLIN = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)  # 09:00 in Europe/Berlin (CET)
+
+
+def _register(aws: Env, *events: dict) -> None:
+    assert aws.call("POST", "/v1/events", {"events": list(events)}).status == 200
+    aws.pump().drain()
+
+
+def _greetings(aws: Env) -> list[str]:
+    return [m.destinations[0] for m in aws.sent_emails() if "Happy birthday" in m.raw_data]
+
+
+def test_greets_members_whose_birthday_is_today_once_per_year(aws: Env) -> None:
+    _register(
+        aws,
+        registration("r-1", "ann", birthday="1990-03-10"),
+        registration("r-2", "bob", birthday="--03-10"),
+        registration("r-3", "cid", birthday="1985-03-11"),
+        registration("r-4", "dan", birthday="1985-03-10", consent=False),
+    )
+    result = aws.run_job("CareRules", "birthdays", NINE_BERLIN)
+    assert result["sent"] == 2 and result["skipped"] == 1
+    assert sorted(_greetings(aws)) == ["ann@example.com", "bob@example.com"]
+    # A second run the same day, and a rerun after the marker is lost, send nothing more.
+    aws.run_job("CareRules", "birthdays", NINE_BERLIN.replace(minute=30))
+    aws.table("LOYALTY_TABLE").delete_item(Key={"pk": "T#demo#JOBS", "sk": "birthdays"})
+    aws.run_job("CareRules", "birthdays", NINE_BERLIN)
+    assert len(_greetings(aws)) == 2
+    # Next year, ann is greeted again.
+    aws.run_job("CareRules", "birthdays", NINE_BERLIN.replace(year=2027))
+    assert _greetings(aws).count("ann@example.com") == 2
+
+
+def test_missed_days_are_caught_up(aws: Env) -> None:
+    _register(aws, registration("r-1", "ann", birthday="1990-03-11"), registration("r-2", "bob", birthday="--03-13"))
+    aws.run_job("CareRules", "birthdays", NINE_BERLIN)  # first run: 10 March
+    result = aws.run_job("CareRules", "birthdays", datetime(2026, 3, 14, 8, 0, tzinfo=UTC))
+    assert [d for d in result["days"] if d.startswith("demo/")] == [
+        "demo/2026-03-11", "demo/2026-03-12", "demo/2026-03-13", "demo/2026-03-14"
+    ]
+    assert sorted(_greetings(aws)) == ["ann@example.com", "bob@example.com"]
+
+
+def test_leap_day_birthdays_are_greeted_on_28_february(aws: Env) -> None:
+    _register(aws, registration("r-1", "leo", birthday="2000-02-29", at="2026-02-01T09:00:00Z"))
+    aws.run_job("CareRules", "birthdays", datetime(2026, 2, 28, 8, 0, tzinfo=UTC))
+    assert _greetings(aws) == ["leo@example.com"]
+
+
+def test_a_failed_send_is_retried_by_the_next_run_and_fails_loudly(aws: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    from care_rules import handler
+    from loyalty import emailer
+
+    _register(aws, registration("r-1", "ann", birthday="1990-03-10"))
+    real_send = emailer.send
+
+    def broken(sender: str, email: emailer.Email) -> str:
+        raise ConnectionError("SES unavailable")
+
+    monkeypatch.setattr(emailer, "send", broken)
+    with pytest.raises(handler.JobFailed):
+        aws.run_job("CareRules", "birthdays", NINE_BERLIN)
+    assert _greetings(aws) == []
+    monkeypatch.setattr(emailer, "send", real_send)
+    result = aws.run_job("CareRules", "birthdays", NINE_BERLIN.replace(hour=10))
+    assert result["sent"] == 1
+    assert _greetings(aws) == ["ann@example.com"]
+
+
+def test_profile_changes_follow_event_time(aws: Env) -> None:
+    newer = registration("r-2", "ann", birthday="1990-05-05", at="2026-03-05T09:00:00Z")
+    older = registration("r-1", "ann", birthday="1990-03-10", at="2026-03-01T09:00:00Z")
+    _register(aws, newer, older)
+    assert aws.call("GET", "/v1/members/ann").json()["profile"]["birthday"] == "1990-05-05"
+    aws.run_job("CareRules", "birthdays", NINE_BERLIN)
+    assert _greetings(aws) == []

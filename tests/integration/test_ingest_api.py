@@ -1,0 +1,113 @@
+"""POST /v1/events through the gateway emulation: real API Gateway events, authorizer included."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import OTHER_API_KEY, Env, order_event
+
+pytestmark = pytest.mark.integration
+
+
+def test_single_event_is_accepted_then_duplicate(aws: Env) -> None:
+    event = order_event("e-1", "m-1", "12.00")
+    first = aws.call("POST", "/v1/events", event)
+    assert first.status == 202
+    assert first.json()["results"] == [{"event_id": "e-1", "status": "accepted", "errors": []}]
+    again = aws.call("POST", "/v1/events", event)
+    assert again.status == 200
+    assert again.json()["results"][0]["status"] == "duplicate"
+
+
+def test_same_id_different_payload_is_a_conflict_and_changes_nothing(aws: Env) -> None:
+    assert aws.call("POST", "/v1/events", order_event("e-1", "m-1", "12.00")).status == 202
+    conflict = aws.call("POST", "/v1/events", order_event("e-1", "m-1", "99.00"))
+    assert conflict.status == 409
+    assert conflict.json()["error"]["code"] == "conflict"
+    stored = aws.table("EVENTS_TABLE").get_item(Key={"pk": "T#demo#E#e-1", "sk": "EVENT"})["Item"]
+    assert stored["data"]["total"] == "12.00"
+
+
+def test_equal_instant_in_another_offset_is_a_duplicate(aws: Env) -> None:
+    aws.call("POST", "/v1/events", order_event("e-1", "m-1", "5.00", at="2026-03-10T09:00:00Z"))
+    again = aws.call("POST", "/v1/events", order_event("e-1", "m-1", "5.00", at="2026-03-10T10:00:00+01:00"))
+    assert again.json()["results"][0]["status"] == "duplicate"
+
+
+def test_batch_returns_a_result_per_event_in_order(aws: Env) -> None:
+    good = order_event("b-1", "m-1", "10.00")
+    bad = order_event("b-2", "m-1", "ten euros")
+    unknown = {**order_event("b-3", "m-1", "1.00"), "type": "order.teleported"}
+    response = aws.call("POST", "/v1/events", {"events": [good, bad, unknown, good]})
+    assert response.status == 200
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["accepted", "rejected", "rejected", "duplicate"]
+    assert results[1]["errors"][0]["field"] == "data.total"
+    assert results[2]["errors"][0]["field"] == "type"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**order_event("x", "m", "1.00"), "occurred_at": "2026-03-10T09:00:00"}, "occurred_at"),
+        ({**order_event("x", "m", "1.00"), "channel": "fax"}, "channel"),
+        ({**order_event("x", "m", "1.00"), "member_id": ""}, "member_id"),
+        ({**order_event("x", "m", "1.00"), "event_id": "x" * 129}, "event_id"),
+        ({**order_event("x", "m", "1.00"), "surprise": 1}, "surprise"),
+        ({**order_event("x", "m", "1.00"), "type": "nope"}, "type"),
+    ],
+)
+def test_invalid_single_event_gets_400_with_field(aws: Env, body: dict, field: str) -> None:
+    response = aws.call("POST", "/v1/events", body)
+    assert response.status == 400
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert error["field"] == field
+    assert "Item" not in aws.table("EVENTS_TABLE").get_item(Key={"pk": "T#demo#E#x", "sk": "EVENT"})
+
+
+def test_event_far_in_the_future_is_rejected(aws: Env) -> None:
+    response = aws.call("POST", "/v1/events", order_event("f-1", "m-1", "1.00", at="2026-03-10T12:06:00Z"))
+    assert response.status == 400
+    assert response.json()["error"]["code"] == "occurred_in_future"
+    near = aws.call("POST", "/v1/events", order_event("f-2", "m-1", "1.00", at="2026-03-10T12:04:00Z"))
+    assert near.status == 202
+
+
+def test_malformed_json_and_wrong_content_type_are_4xx(aws: Env) -> None:
+    assert aws.call("POST", "/v1/events", raw=b"{not json").status == 400
+    wrong = aws.call("POST", "/v1/events", raw=b"a=1", headers={"content-type": "application/x-www-form-urlencoded"})
+    assert wrong.status == 415
+    assert wrong.json()["error"]["code"] == "unsupported_media_type"
+
+
+def test_oversized_batch_is_rejected_whole(aws: Env) -> None:
+    events = [order_event(f"o-{i}", "m-1", "1.00") for i in range(101)]
+    response = aws.call("POST", "/v1/events", {"events": events})
+    assert response.status == 400
+    assert response.json()["error"]["field"] == "events"
+    assert "Item" not in aws.table("EVENTS_TABLE").get_item(Key={"pk": "T#demo#E#o-0", "sk": "EVENT"})
+
+
+def test_missing_or_unknown_key_is_401(aws: Env) -> None:
+    assert aws.call("POST", "/v1/events", order_event("k", "m", "1.00"), key=None).status == 401
+    response = aws.call("POST", "/v1/events", order_event("k", "m", "1.00"), key="not-a-key")
+    assert response.status == 401
+    assert response.json()["error"]["code"] == "unauthorized"
+
+
+def test_tenants_are_isolated(aws: Env) -> None:
+    aws.call("POST", "/v1/events", order_event("t-1", "shared-id", "50.00"))
+    # The rival storefront uses the same event id: a separate event in its own tenant.
+    rival = aws.call("POST", "/v1/events", order_event("t-1", "shared-id", "7.00"), key=OTHER_API_KEY)
+    assert rival.status == 202
+    aws.pump().drain()
+    mine = aws.call("GET", "/v1/members/shared-id").json()
+    theirs = aws.call("GET", "/v1/members/shared-id", key=OTHER_API_KEY).json()
+    assert mine["points"]["available"] == 50
+    assert theirs["points"]["available"] == 7
+
+
+def test_unknown_route_and_method(aws: Env) -> None:
+    assert aws.call("GET", "/v1/nothing").status == 404
+    assert aws.call("DELETE", "/v1/events").status == 405

@@ -1,0 +1,134 @@
+"""Pure logic: no AWS, no moto."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from pydantic import TypeAdapter
+
+from care_rules import logic as care
+from ingest import logic as ingest
+from ingest.models import EventIn
+from ingest.projection import MemberStats, apply_order, birthday_month_day, profile_changes
+from points import logic as points
+from reports import logic as reports
+from tickets import logic as tickets
+from tickets.models import TicketIn
+
+pytestmark = pytest.mark.unit
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def _event(**overrides: object) -> EventIn:
+    body = {
+        "event_id": "e-1", "type": "order.placed", "occurred_at": "2026-03-10T09:00:00Z", "member_id": "m-1",
+        "channel": "web", "data": {"order_id": "o-1", "currency": "EUR", "total": "10.00"},
+    }
+    body.update(overrides)
+    return TypeAdapter(EventIn).validate_python(body)
+
+
+class FakeStore:
+    def __init__(self) -> None:
+        self.hashes: dict[str, str] = {}
+
+    def put_new(self, event: ingest.StoredEvent) -> str | None:
+        if event.event_id in self.hashes:
+            return self.hashes[event.event_id]
+        self.hashes[event.event_id] = event.payload_hash
+        return None
+
+
+def test_payload_hash_ignores_offset_notation_but_not_content() -> None:
+    a = ingest.payload_hash(_event())
+    assert a == ingest.payload_hash(_event(occurred_at="2026-03-10T10:00:00+01:00"))
+    assert a != ingest.payload_hash(_event(member_id="m-2"))
+
+
+def test_ingest_one_outcomes() -> None:
+    store = FakeStore()
+    assert ingest.ingest_one(_event(), "t", NOW, BERLIN, store).status == "accepted"
+    assert ingest.ingest_one(_event(), "t", NOW, BERLIN, store).status == "duplicate"
+    assert ingest.ingest_one(_event(member_id="x"), "t", NOW, BERLIN, store).status == "conflict"
+    future = _event(event_id="e-2", occurred_at="2026-03-10T12:05:01Z")
+    assert ingest.ingest_one(future, "t", NOW, BERLIN, store).status == "rejected"
+    assert "e-2" not in store.hashes
+
+
+def test_stored_day_uses_program_time_zone() -> None:
+    stored = ingest.to_stored(_event(occurred_at="2026-03-10T23:30:00Z"), "t", NOW, BERLIN)
+    assert stored.day == "2026-03-11"
+
+
+def test_money_is_never_a_float() -> None:
+    with pytest.raises(ValueError):
+        _event(data={"order_id": "o", "currency": "EUR", "total": 10.5})
+    with pytest.raises(ValueError):
+        _event(data={"order_id": "o", "currency": "EUR", "total": "1e3"})
+
+
+def test_stats_keep_event_time_order() -> None:
+    stats = apply_order(MemberStats(), "2026-03-05T00:00:00.000Z", Decimal("10"))
+    stats = apply_order(stats, "2026-03-01T00:00:00.000Z", Decimal("5.55"))
+    assert (stats.orders_count, stats.total_spend) == (2, Decimal("15.55"))
+    assert stats.first_order_at == "2026-03-01T00:00:00.000Z"
+    assert stats.last_order_at == "2026-03-05T00:00:00.000Z"
+    assert stats.average_order_value == Decimal("7.78")
+
+
+def test_profile_changes_leave_absent_fields() -> None:
+    assert profile_changes({"email": "a@b.c", "name": None}) == {"email": "a@b.c"}
+    assert birthday_month_day("--02-29") == birthday_month_day("2000-02-29") == "02-29"
+
+
+@pytest.mark.parametrize(("total", "expected"), [("0.99", 0), ("1", 1), ("120.99", 120), ("1000000.00", 1000000)])
+def test_points_floor_whole_units(total: str, expected: int) -> None:
+    assert points.points_for_order(Decimal(total)) == expected
+
+
+def test_earn_entry_key_is_deterministic() -> None:
+    a = points.earn_for_order("t", "m", "e-1", "o-1", Decimal("5"), "2026-03-10T09:00:00.000Z", "2026-03-10")
+    b = points.earn_for_order("t", "m", "e-1", "o-1", Decimal("5"), "2026-03-10T09:00:00.000Z", "2026-03-10")
+    assert a is not None and b is not None and a.entry_key == b.entry_key
+    assert points.earn_for_order("t", "m", "e-2", "o-2", Decimal("0.5"), "x", "d") is None
+
+
+def test_birthday_keys_and_catch_up_days() -> None:
+    assert care.birthday_keys(date(2026, 2, 28)) == ["02-28", "02-29"]
+    assert care.birthday_keys(date(2028, 2, 28)) == ["02-28"]
+    assert care.days_to_process(None, date(2026, 3, 10)) == [date(2026, 3, 10)]
+    assert care.days_to_process(date(2026, 3, 8), date(2026, 3, 10)) == [date(2026, 3, 9), date(2026, 3, 10)]
+    assert care.days_to_process(date(2026, 3, 10), date(2026, 3, 10)) == []
+
+
+def test_greeting_requires_address_and_consent() -> None:
+    profile = {"member_id": "m", "email": "a@b.example", "name": "<Ann>",
+               "consent": {"email": {"granted": True, "at": "x"}}}
+    greeting = care.greeting_for("t", profile, date(2026, 3, 10))
+    assert greeting is not None and greeting.claim_key == "CARE#birthday#2026"
+    assert greeting.email.html is not None and "&lt;Ann&gt;" in greeting.email.html
+    assert care.greeting_for("t", {**profile, "consent": {"email": {"granted": False}}}, date(2026, 3, 10)) is None
+    assert care.greeting_for("t", {**profile, "email": None}, date(2026, 3, 10)) is None
+
+
+def test_ticket_sla_and_overdue() -> None:
+    ticket = tickets.open_ticket(TicketIn(subject="s", priority="urgent"), "t", "web", NOW)
+    assert ticket.first_response_due_at == "2026-03-10T13:00:00.000Z"
+    assert not tickets.is_overdue(ticket, NOW + timedelta(minutes=59))
+    assert tickets.is_overdue(ticket, NOW + timedelta(hours=1))
+    assert tickets.new_ticket_id(NOW) != tickets.new_ticket_id(NOW)
+
+
+def test_report_days_and_rendering() -> None:
+    assert reports.days_to_report(None, date(2026, 3, 11)) == [date(2026, 3, 10)]
+    assert reports.days_to_report(date(2026, 3, 8), date(2026, 3, 11)) == [date(2026, 3, 9), date(2026, 3, 10)]
+    figures = reports.DayFigures(day=date(2026, 3, 10), orders=2, revenue={"EUR": Decimal("120.75")}, points_issued=120)
+    email = reports.render_email("t", "Shop <1>", figures, ["m@x.example"])
+    assert email.subject == "Daily report 2026-03-10: 2 orders, 120.75 EUR"
+    assert email.html is not None and "Shop &lt;1&gt;" in email.html
+    assert reports.sum_by_currency([("EUR", Decimal("1.10")), ("USD", Decimal("2")), ("EUR", Decimal("0.90"))]) == {
+        "EUR": Decimal("2.00"), "USD": Decimal("2")}
