@@ -105,7 +105,7 @@ EVENTS_TABLE = TableDef(
     indexes=(
         # Member timeline: gsi1pk = T#<tenant>#M#<member>, gsi1sk = <occurred_at>#<event_id>
         IndexDef("gsi1", "gsi1pk", "gsi1sk"),
-        # Daily activity: gsi2pk = T#<tenant>#DAY#<yyyy-mm-dd>#<shard>, gsi2sk = <type>#<occurred_at>#<event_id>
+        # Activity by day: gsi2pk = T#<tenant>#ACT#<yyyy-mm>#<shard>, gsi2sk = <yyyy-mm-dd>#<kind>#<at>#<id>
         IndexDef("gsi2", "gsi2pk", "gsi2sk"),
     ),
     stream_view_type="NEW_IMAGE",
@@ -121,7 +121,7 @@ LOYALTY_TABLE = TableDef(
         # Birthdays: gsi1pk = T#<tenant>#BD#<mm-dd>, gsi1sk = <member>
         # Ticket SLA due: gsi1pk = T#<tenant>#DUE#ticket, gsi1sk = <due_at>#<ticket>
         IndexDef("gsi1", "gsi1pk", "gsi1sk"),
-        # Daily activity: gsi2pk = T#<tenant>#DAY#<yyyy-mm-dd>#<shard>, gsi2sk = <kind>#<at>#<id>
+        # Activity by day: gsi2pk = T#<tenant>#ACT#<yyyy-mm>#<shard>, gsi2sk = <yyyy-mm-dd>#<kind>#<at>#<id>
         IndexDef("gsi2", "gsi2pk", "gsi2sk"),
     ),
     stream_view_type=None,

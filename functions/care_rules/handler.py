@@ -41,6 +41,7 @@ def run_birthdays(invocation: ScheduledInvocation) -> BirthdayRun:
     run = BirthdayRun()
     for tenant in tenants.list_tenants(table):
         last = jobs.last_done_day(table, tenant.tenant_id, JOB)
+        done = last
         for day in logic.days_to_process(last, today):
             failures = 0
             for month_day in logic.birthday_keys(day):
@@ -65,10 +66,11 @@ def run_birthdays(invocation: ScheduledInvocation) -> BirthdayRun:
                     run.sent += int(sent)
             if failures:
                 run.failed += failures
-                break  # keep the marker before this day so the next run retries it
-            jobs.mark_done_day(table, tenant.tenant_id, JOB, day, last)
-            last = day
+                break  # the marker stays before this day so the next run retries it
+            done = day
             run.days.append(f"{tenant.tenant_id}/{day.isoformat()}")
+        if done is not None and done != last:
+            jobs.mark_done_day(table, tenant.tenant_id, JOB, done, last)
     metrics.add_metric(name="BirthdayGreetingsSent", unit=MetricUnit.Count, value=run.sent)
     if run.failed:
         metrics.add_metric(name="BirthdayGreetingsFailed", unit=MetricUnit.Count, value=run.failed)

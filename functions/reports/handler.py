@@ -36,25 +36,32 @@ def run_daily_reports(invocation: ScheduledInvocation) -> ReportRun:
     run = ReportRun()
     for tenant in tenants.list_tenants(loyalty_table):
         last = jobs.last_done_day(loyalty_table, tenant.tenant_id, JOB)
-        for day in logic.days_to_report(last, today):
-            figures = repository.day_figures(events_table, loyalty_table, tenant.tenant_id, day)
-            email = logic.render_email(tenant.tenant_id, tenant.name, figures, tenant.manager_emails)
-            repository.store_report(
-                settings.require("reports_bucket"),
-                f"reports/{tenant.tenant_id}/daily/{day.isoformat()}.html",
-                email.html or "",
-            )
-            deliver_once(
-                loyalty_table,
-                keys.job_pk(tenant.tenant_id),
-                f"DELIVERY#{JOB}#{day.isoformat()}",
-                settings.require("sender_email"),
-                email,
-                invocation.at,
-            )
-            jobs.mark_done_day(loyalty_table, tenant.tenant_id, JOB, day, last)
-            last = day
-            run.reported.append(f"{tenant.tenant_id}/{day.isoformat()}")
+        done = last
+        try:
+            days = logic.days_to_report(last, today)
+            for figures in repository.figures_for_days(events_table, loyalty_table, tenant.tenant_id, days):
+                day = figures.day
+                email = logic.render_email(tenant.tenant_id, tenant.name, figures, tenant.manager_emails)
+                repository.store_report(
+                    settings.require("reports_bucket"),
+                    f"reports/{tenant.tenant_id}/daily/{day.isoformat()}.html",
+                    email.html or "",
+                )
+                deliver_once(
+                    loyalty_table,
+                    keys.job_pk(tenant.tenant_id),
+                    f"DELIVERY#{JOB}#{day.isoformat()}",
+                    settings.require("sender_email"),
+                    email,
+                    invocation.at,
+                )
+                done = day
+                run.reported.append(f"{tenant.tenant_id}/{day.isoformat()}")
+        finally:
+            # One marker write per run: a rerun of a day already sent finds its
+            # delivery claim and sends nothing, so advancing late is safe.
+            if done is not None and done != last:
+                jobs.mark_done_day(loyalty_table, tenant.tenant_id, JOB, done, last)
     metrics.add_metric(name="ReportsSent", unit=MetricUnit.Count, value=len(run.reported))
     return run
 

@@ -1,4 +1,4 @@
-"""Data access for reports: Queries of the daily activity index (gsi2)."""
+"""Data access for reports: Queries of the activity index (gsi2)."""
 
 from __future__ import annotations
 
@@ -10,31 +10,33 @@ from typing import Any
 from loyalty import aws, keys
 from reports.logic import DayFigures, sum_by_currency
 
+Activity = dict[tuple[str, str], list[dict[str, Any]]]  # (day, kind) -> items
 
-def _day_items(table_name: str, tenant: str, day: date) -> dict[str, list[dict[str, Any]]]:
-    """Everything listed for the day, grouped by kind: one Query per shard."""
+
+def _activity(table_name: str, tenant: str, first: date, last: date) -> Activity:
+    """Everything listed from ``first`` to ``last`` (same month): one Query per shard."""
     table = aws.table(table_name)
-    by_kind: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for pk in keys.day_pks(tenant, day.isoformat()):
+    found: Activity = defaultdict(list)
+    for pk in keys.month_pks(tenant, first.isoformat()[:7]):
         kwargs: dict[str, Any] = {
             "IndexName": "gsi2",
-            "KeyConditionExpression": "gsi2pk = :pk",
-            "ExpressionAttributeValues": {":pk": pk},
+            "KeyConditionExpression": "gsi2pk = :pk AND gsi2sk BETWEEN :lo AND :hi",
+            "ExpressionAttributeValues": {":pk": pk, ":lo": f"{first.isoformat()}#", ":hi": f"{last.isoformat()}#~"},
         }
         while True:
             page = table.query(**kwargs)
             for item in page["Items"]:
-                by_kind[item["gsi2sk"].split("#", 1)[0]].append(item)
+                day, kind, _ = item["gsi2sk"].split("#", 2)
+                found[(day, kind)].append(item)
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return by_kind
+    return found
 
 
-def day_figures(events_table: str, loyalty_table: str, tenant: str, day: date) -> DayFigures:
-    events = _day_items(events_table, tenant, day)
-    records = _day_items(loyalty_table, tenant, day)
-    orders, refunds = events["order.placed"], events["order.refunded"]
+def _figures(day: date, events: Activity, records: Activity) -> DayFigures:
+    d = day.isoformat()
+    orders, refunds = events[(d, "order.placed")], events[(d, "order.refunded")]
     return DayFigures(
         day=day,
         orders=len(orders),
@@ -42,11 +44,24 @@ def day_figures(events_table: str, loyalty_table: str, tenant: str, day: date) -
         refunds=len(refunds),
         # A refund without a currency is reported under XXX, ISO 4217's "no currency" code.
         refunded=sum_by_currency([(r["data"].get("currency", "XXX"), Decimal(r["data"]["amount"])) for r in refunds]),
-        new_members=len(events["member.registered"]),
-        points_issued=sum(int(e["points"]) for e in records["points.earned"]),
-        tickets_opened=len(records["ticket.opened"]),
-        tickets_escalated=len(records["ticket.escalated"]),
+        new_members=len(events[(d, "member.registered")]),
+        points_issued=sum(int(e["points"]) for e in records[(d, "points.earned")]),
+        tickets_opened=len(records[(d, "ticket.opened")]),
+        tickets_escalated=len(records[(d, "ticket.escalated")]),
     )
+
+
+def figures_for_days(events_table: str, loyalty_table: str, tenant: str, days: list[date]) -> list[DayFigures]:
+    """Figures for consecutive days, reading each month's index partitions once."""
+    figures: list[DayFigures] = []
+    months: dict[str, list[date]] = defaultdict(list)
+    for day in days:
+        months[day.isoformat()[:7]].append(day)
+    for month_days in months.values():
+        events = _activity(events_table, tenant, month_days[0], month_days[-1])
+        records = _activity(loyalty_table, tenant, month_days[0], month_days[-1])
+        figures.extend(_figures(day, events, records) for day in month_days)
+    return figures
 
 
 def store_report(bucket: str, key: str, html: str) -> None:

@@ -1,4 +1,4 @@
-"""A faster TransactWriteItems for moto, used by the local stack and the tests.
+"""Faster TransactWriteItems and Query for moto, used by the local stack and the tests.
 
 moto 5.2 deep-copies every table a transaction touches so it can roll back,
 which makes each transaction cost time in proportion to the table's size
@@ -22,10 +22,12 @@ from moto.dynamodb.exceptions import (
     TransactionCanceledException,
     TransactWriteSingleOpException,
 )
-from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Table
 
 _ORIGINAL = DynamoDBBackend.transact_write_items
+_ORIGINAL_QUERY = Table.query
 
 
 def _key_of(backend: DynamoDBBackend, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
@@ -93,10 +95,46 @@ def fast_transact_write_items(self: DynamoDBBackend, transact_items: list[dict[s
         raise
 
 
+def fast_query(
+    self: Table, hash_key: Any, range_comparison: Any, range_objs: Any, limit: Any, exclusive_start_key: Any,
+    scan_index_forward: Any, projection_expressions: Any, index_name: str | None = None, *args: Any, **kwargs: Any,
+) -> Any:
+    """moto's Query starts from every item of the table, sorted (O(n log n) per
+    call, however small the partition). DynamoDB reads one partition; so does
+    this: a key Query sees only its partition's items, an index Query the
+    unsorted items (moto filters and sorts the matches itself)."""
+    range_keyed = self.range_key_attr is not None
+
+    def candidates() -> list[Any]:
+        if index_name is None and hash_key is not None and range_keyed:
+            return list(self.items.get(hash_key, {}).values())
+        return [item for stored in self.items.values() for item in (stored.values() if range_keyed else [stored])]
+
+    return _ORIGINAL_QUERY(
+        _PartitionView(self, candidates),  # type: ignore[arg-type]
+        hash_key, range_comparison, range_objs, limit, exclusive_start_key, scan_index_forward,
+        projection_expressions, index_name, *args, **kwargs,
+    )
+
+
+class _PartitionView:
+    """The table as moto's query sees it, with ``all_items`` narrowed; every
+    other attribute is the table's own (a per-call view: safe across threads)."""
+
+    def __init__(self, table: Table, candidates: Any) -> None:
+        object.__setattr__(self, "_table", table)
+        object.__setattr__(self, "all_items", candidates)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._table, name)
+
+
 def install() -> None:
-    """Idempotent: replaces moto's implementation in this process."""
+    """Idempotent: replaces moto's implementations in this process."""
     DynamoDBBackend.transact_write_items = fast_transact_write_items  # type: ignore[method-assign]
+    Table.query = fast_query  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
     DynamoDBBackend.transact_write_items = _ORIGINAL  # type: ignore[method-assign]
+    Table.query = _ORIGINAL_QUERY  # type: ignore[method-assign]

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from aws_lambda_powertools import Metrics
+
 from infra.definitions import FunctionDef
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -44,4 +46,9 @@ def load_handler(fn: FunctionDef) -> Handler:
 
 def invoke(fn: FunctionDef, handler: Handler, event: dict[str, Any]) -> Any:
     context = LambdaContext(fn.logical_id, fn.memory_mb, fn.timeout_seconds)
-    return handler(event, context)
+    try:
+        return handler(event, context)
+    finally:
+        # With POWERTOOLS_METRICS_DISABLED, Powertools skips the flush and keeps
+        # the (process-wide) metric set; Lambda would have emitted it, so drop it.
+        Metrics().clear_metrics()

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import threading
+import warnings
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -101,6 +102,8 @@ class LocalStack:
 
         moto_patch.install()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        # Metrics are disabled locally, so Powertools' "nothing to publish" is noise.
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
         host, moto_port = self._moto.get_host_and_port()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-DAY_SHARDS = 4  # daily activity index partitions are split to avoid one hot key per day
+DAY_SHARDS = 8  # activity index partitions per month, so no single index key takes every write
 
 
 def member_pk(tenant: str, member: str) -> str:
@@ -47,13 +47,15 @@ def shard_of(value: str, shards: int = DAY_SHARDS) -> int:
 
 
 def day_index(tenant: str, day: str, shard_key: str, kind: str, at: str, item_id: str) -> dict[str, str]:
-    """Attributes that list an item in the daily activity index (gsi2): one
-    partition per tenant, day and shard; the sort key starts with the kind."""
+    """Attributes that list an item in the activity index (gsi2): one partition
+    per tenant, month and shard; the sort key starts with the program-local day,
+    so one Query reads a day or a run of days."""
     return {
-        "gsi2pk": f"T#{tenant}#DAY#{day}#{shard_of(shard_key)}",
-        "gsi2sk": f"{kind}#{at}#{item_id}",
+        "gsi2pk": f"T#{tenant}#ACT#{day[:7]}#{shard_of(shard_key)}",
+        "gsi2sk": f"{day}#{kind}#{at}#{item_id}",
     }
 
 
-def day_pks(tenant: str, day: str) -> list[str]:
-    return [f"T#{tenant}#DAY#{day}#{s}" for s in range(DAY_SHARDS)]
+def month_pks(tenant: str, month: str) -> list[str]:
+    """The activity index partitions of one month (YYYY-MM)."""
+    return [f"T#{tenant}#ACT#{month}#{s}" for s in range(DAY_SHARDS)]
