@@ -196,9 +196,7 @@ CARE_RULES = FunctionDef(
     handler="care_rules.handler.lambda_handler",
     description="Scheduled care: birthday greetings",
     tables={"LoyaltyTable": "write"},
-    schedules=(
-        ScheduleDef("birthday-greetings", "cron(0 9 * * ? *)", PROGRAM_TIME_ZONE, "birthdays"),
-    ),
+    schedules=(ScheduleDef("birthday-greetings", "cron(0 9 * * ? *)", PROGRAM_TIME_ZONE, "birthdays"),),
     sends_email=True,
     timeout_seconds=300,
 )
@@ -220,9 +218,7 @@ TICKETS_ESCALATION = FunctionDef(
     handler="tickets.escalation.lambda_handler",
     description="Escalates tickets past their first-response due time",
     tables={"LoyaltyTable": "write"},
-    schedules=(
-        ScheduleDef("ticket-escalation", "cron(0/15 * * * ? *)", PROGRAM_TIME_ZONE, "escalate"),
-    ),
+    schedules=(ScheduleDef("ticket-escalation", "cron(0/15 * * * ? *)", PROGRAM_TIME_ZONE, "escalate"),),
     sends_email=True,
     timeout_seconds=300,
 )
@@ -232,9 +228,7 @@ REPORTS = FunctionDef(
     handler="reports.handler.lambda_handler",
     description="Daily KPI report emailed to managers",
     tables={"EventsTable": "read", "LoyaltyTable": "write"},
-    schedules=(
-        ScheduleDef("daily-report", "cron(30 6 * * ? *)", PROGRAM_TIME_ZONE, "daily_report"),
-    ),
+    schedules=(ScheduleDef("daily-report", "cron(30 6 * * ? *)", PROGRAM_TIME_ZONE, "daily_report"),),
     sends_email=True,
     writes_reports=True,
     timeout_seconds=300,

@@ -58,8 +58,15 @@ class Env:
     now: datetime
 
     def call(
-        self, method: str, path: str, body: Any = None, *, key: str | None = API_KEY,
-        headers: dict[str, str] | None = None, raw: bytes | None = None, at: datetime | None = None,
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        key: str | None = API_KEY,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+        at: datetime | None = None,
     ) -> HttpResult:
         from infra.local.gateway import Gateway
 
@@ -95,7 +102,9 @@ class Env:
         from loyalty.timeutil import iso
 
         fn = next(f for f in FUNCTIONS if f.logical_id == function_id)
-        return invoke(fn, self.handlers[function_id], {"job": job, "schedule": "test", "scheduled_time": iso(at)})
+        return invoke(
+            fn, self.handlers[function_id], {"job": job, "schedule": "test", "scheduled_time": iso(at)}
+        )
 
     def sent_emails(self) -> list[Any]:
         from moto.ses.models import ses_backends
@@ -131,12 +140,18 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
         loyalty_aws.reset()
         get_settings.cache_clear()
         now = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
-        for tenant_id, key, manager in ((TENANT, API_KEY, "manager@demo.example"),
-                                        (OTHER_TENANT, OTHER_API_KEY, "boss@rival.example")):
+        for tenant_id, key, manager in (
+            (TENANT, API_KEY, "manager@demo.example"),
+            (OTHER_TENANT, OTHER_API_KEY, "boss@rival.example"),
+        ):
             tenants.put_tenant(
                 env["LOYALTY_TABLE"],
-                tenants.Tenant(tenant_id=tenant_id, name=tenant_id.title(), manager_emails=[manager],
-                               escalation_emails=[f"lead@{tenant_id}.example"]),
+                tenants.Tenant(
+                    tenant_id=tenant_id,
+                    name=tenant_id.title(),
+                    manager_emails=[manager],
+                    escalation_emails=[f"lead@{tenant_id}.example"],
+                ),
             )
             tenants.put_storefront_key(env["LOYALTY_TABLE"], key, tenant_id, f"{tenant_id}-web", "web", now)
         handlers = {fn.logical_id: load_handler(fn) for fn in FUNCTIONS}
@@ -148,23 +163,43 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
         tickets.handler._persistence.cache_clear()
 
 
-def order_event(event_id: str, member: str, total: str, at: str = "2026-03-10T09:00:00Z", **data: Any) -> dict[str, Any]:
+def order_event(
+    event_id: str, member: str, total: str, at: str = "2026-03-10T09:00:00Z", **data: Any
+) -> dict[str, Any]:
     return {
         "event_id": event_id,
         "type": "order.placed",
         "occurred_at": at,
         "member_id": member,
         "channel": "web",
-        "data": {"order_id": f"o-{event_id}", "currency": "EUR", "total": total,
-                 "items": [{"sku": "sku-1", "category": "shoes", "quantity": 1, "unit_price": total}], **data},
+        "data": {
+            "order_id": f"o-{event_id}",
+            "currency": "EUR",
+            "total": total,
+            "items": [{"sku": "sku-1", "category": "shoes", "quantity": 1, "unit_price": total}],
+            **data,
+        },
     }
 
 
-def registration(event_id: str, member: str, *, birthday: str | None = None, consent: bool = True,
-                 email: str | None = None, at: str = "2026-03-01T09:00:00Z") -> dict[str, Any]:
+def registration(
+    event_id: str,
+    member: str,
+    *,
+    birthday: str | None = None,
+    consent: bool = True,
+    email: str | None = None,
+    at: str = "2026-03-01T09:00:00Z",
+) -> dict[str, Any]:
     data: dict[str, Any] = {"email": email or f"{member}@example.com", "name": member.title()}
     if birthday:
         data["birthday"] = birthday
     data["consent"] = {"email": {"granted": consent, "at": at, "source": "web"}}
-    return {"event_id": event_id, "type": "member.registered", "occurred_at": at, "member_id": member,
-            "channel": "web", "data": data}
+    return {
+        "event_id": event_id,
+        "type": "member.registered",
+        "occurred_at": at,
+        "member_id": member,
+        "channel": "web",
+        "data": data,
+    }

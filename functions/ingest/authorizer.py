@@ -14,7 +14,9 @@ from loyalty.tenants import lookup_storefront_key
 logger = Logger(service="authorizer")
 
 
-def _policy(effect: str, resource: str, principal: str, context: dict[str, str] | None = None) -> dict[str, Any]:
+def _policy(
+    effect: str, resource: str, principal: str, context: dict[str, str] | None = None
+) -> dict[str, Any]:
     policy: dict[str, Any] = {
         "principalId": principal,
         "policyDocument": {

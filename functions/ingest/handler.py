@@ -14,7 +14,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from ingest import logic
 from ingest.models import UNION_TAGS, EventBatch, EventsRequest, EventsResponse
 from ingest.repository import DynamoEventStore
-from loyalty.api import ERROR_RESPONSES, SECURITY, caller, create_resolver, error_response, request_time
+from loyalty.api import (
+    ERROR_RESPONSES,
+    SECURITY,
+    ErrorResponse,
+    caller,
+    create_resolver,
+    error_response,
+    json_response,
+    request_time,
+)
 from loyalty.settings import get_settings
 
 logger = Logger(service="ingest")
@@ -35,9 +44,9 @@ _SINGLE_STATUS = {"accepted": 202, "duplicate": 200}
         "with one result per event, in order."
     ),
     responses={
-        200: {"description": "Duplicate, or batch results", "content": {"application/json": {"model": EventsResponse}}},
-        202: {"description": "Accepted", "content": {"application/json": {"model": EventsResponse}}},
-        409: ERROR_RESPONSES[400] | {"description": "event_id reused with a different payload"},
+        200: json_response("Duplicate, or batch results", EventsResponse),
+        202: json_response("Accepted", EventsResponse),
+        409: json_response("event_id reused with a different payload", ErrorResponse),
         **ERROR_RESPONSES,
     },
     security=SECURITY,
@@ -60,7 +69,9 @@ def post_events(body: Annotated[EventsRequest, Body()]) -> Response[Any]:
     metrics.add_metric(name=f"Events{result.status.capitalize()}", unit=MetricUnit.Count, value=1)
     if result.status in _SINGLE_STATUS:
         return Response(
-            _SINGLE_STATUS[result.status], "application/json", EventsResponse(results=[result]).model_dump_json()
+            _SINGLE_STATUS[result.status],
+            "application/json",
+            EventsResponse(results=[result]).model_dump_json(),
         )
     error = result.errors[0]
     return error_response(409 if result.status == "conflict" else 400, error.code, error.message, error.field)

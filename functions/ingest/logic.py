@@ -12,8 +12,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter, ValidationError
 
-from ingest.models import EventBatch, EventIn, EventResult, FieldError
-from ingest.models import UNION_TAGS
+from ingest.models import UNION_TAGS, EventBatch, EventIn, EventResult, FieldError
 from loyalty.api import TAG_ERRORS, field_path
 from loyalty.timeutil import iso, local_day
 
@@ -87,7 +86,11 @@ def ingest_one(event: EventIn, tenant_id: str, now: datetime, tz: ZoneInfo, stor
     return EventResult(
         event_id=event.event_id,
         status="conflict",
-        errors=[FieldError(code="conflict", message="event_id was used with a different payload", field="event_id")],
+        errors=[
+            FieldError(
+                code="conflict", message="event_id was used with a different payload", field="event_id"
+            )
+        ],
     )
 
 
@@ -102,7 +105,9 @@ def _validation_errors(err: ValidationError) -> list[FieldError]:
     ]
 
 
-def ingest_batch(batch: EventBatch, tenant_id: str, now: datetime, tz: ZoneInfo, store: EventStore) -> list[EventResult]:
+def ingest_batch(
+    batch: EventBatch, tenant_id: str, now: datetime, tz: ZoneInfo, store: EventStore
+) -> list[EventResult]:
     """Each event is validated and stored on its own; results come back in order."""
     results: list[EventResult] = []
     for raw in batch.events:

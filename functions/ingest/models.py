@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Discriminator, Field, RootModel, StringConstraints, Tag
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    RootModel,
+    StringConstraints,
+    Tag,
+)
 
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@/+\-]+$")]
+Identifier = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@/+\-]+$")
+]
 Money = Annotated[str, StringConstraints(pattern=r"^\d{1,12}(\.\d{1,4})?$")]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Birthday = Annotated[str, StringConstraints(pattern=r"^(\d{4}|-)-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")]
@@ -45,7 +56,9 @@ class ConsentIn(Strict):
 
 
 class MemberData(Strict):
-    email: Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    email: Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = (
+        None
+    )
     name: Annotated[str, StringConstraints(max_length=200)] | None = None
     birthday: Birthday | None = Field(default=None, description="YYYY-MM-DD, or --MM-DD without a year")
     time_zone: Annotated[str, StringConstraints(max_length=64)] | None = None
@@ -80,7 +93,9 @@ class MemberUpdated(EventBase):
     data: MemberData
 
 
-EventIn = Annotated[OrderPlaced | OrderRefunded | MemberRegistered | MemberUpdated, Field(discriminator="type")]
+EventIn = Annotated[
+    OrderPlaced | OrderRefunded | MemberRegistered | MemberUpdated, Field(discriminator="type")
+]
 
 
 EVENT_TYPES = frozenset({"order.placed", "order.refunded", "member.registered", "member.updated"})
@@ -98,11 +113,16 @@ def _request_kind(value: Any) -> str:
     return "batch" if isinstance(value, dict) and "events" in value else "event"
 
 
-class EventsRequest(RootModel[Annotated[
-    Annotated[EventIn, Tag("event")] | Annotated[EventBatch, Tag("batch")],
-    Discriminator(_request_kind),
-]]):
+class EventsRequest(
+    RootModel[
+        Annotated[
+            Annotated[EventIn, Tag("event")] | Annotated[EventBatch, Tag("batch")],
+            Discriminator(_request_kind),
+        ]
+    ]
+):
     """One event, or ``{"events": [...]}``."""
+
 
 EventStatus = Literal["accepted", "duplicate", "conflict", "rejected"]
 

@@ -52,34 +52,57 @@ class ProfileStore:
         pk = keys.member_pk(tenant, member)
         for _ in range(MAX_ATTEMPTS):
             item = table.get_item(Key={"pk": pk, "sk": "#STATS"}, ConsistentRead=True).get("Item")
-            current = projection.MemberStats(
-                orders_count=int(item["orders_count"]),
-                total_spend=Decimal(item["total_spend"]),
-                first_order_at=item.get("first_order_at"),
-                last_order_at=item.get("last_order_at"),
-                version=int(item["version"]),
-            ) if item else projection.MemberStats()
+            current = (
+                projection.MemberStats(
+                    orders_count=int(item["orders_count"]),
+                    total_spend=Decimal(item["total_spend"]),
+                    first_order_at=item.get("first_order_at"),
+                    last_order_at=item.get("last_order_at"),
+                    version=int(item["version"]),
+                )
+                if item
+                else projection.MemberStats()
+            )
             updated = projection.apply_order(current, occurred_at, total)
             expires = int((datetime.now(UTC) + MARKER_TTL).timestamp())
             stats_item = {
-                "pk": pk, "sk": "#STATS", "kind": "stats", "tenant_id": tenant, "member_id": member,
-                "orders_count": updated.orders_count, "total_spend": updated.total_spend,
-                "first_order_at": updated.first_order_at, "last_order_at": updated.last_order_at,
+                "pk": pk,
+                "sk": "#STATS",
+                "kind": "stats",
+                "tenant_id": tenant,
+                "member_id": member,
+                "orders_count": updated.orders_count,
+                "total_spend": updated.total_spend,
+                "first_order_at": updated.first_order_at,
+                "last_order_at": updated.last_order_at,
                 "version": updated.version,
             }
             condition = "attribute_not_exists(pk)" if item is None else "version = :v"
-            put_stats: dict[str, Any] = {"TableName": self._table_name, "Item": stats_item, "ConditionExpression": condition}
+            put_stats: dict[str, Any] = {
+                "TableName": self._table_name,
+                "Item": stats_item,
+                "ConditionExpression": condition,
+            }
             if item is not None:
                 put_stats["ExpressionAttributeValues"] = {":v": current.version}
             try:
-                transact_write([
-                    {"Put": {
-                        "TableName": self._table_name,
-                        "Item": {"pk": pk, "sk": f"APPLIED#stats#{event_id}", "kind": "marker", "expires_at": expires},
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }},
-                    {"Put": put_stats},
-                ])
+                transact_write(
+                    [
+                        {
+                            "Put": {
+                                "TableName": self._table_name,
+                                "Item": {
+                                    "pk": pk,
+                                    "sk": f"APPLIED#stats#{event_id}",
+                                    "kind": "marker",
+                                    "expires_at": expires,
+                                },
+                                "ConditionExpression": "attribute_not_exists(pk)",
+                            }
+                        },
+                        {"Put": put_stats},
+                    ]
+                )
                 return True
             except ClientError as err:
                 codes = cancellation_codes(err) + [None, None]
@@ -88,4 +111,3 @@ class ProfileStore:
                 if codes[1] != "ConditionalCheckFailed":
                     raise
         raise RuntimeError("stats update kept conflicting; will be retried")
-

@@ -31,7 +31,9 @@ def event_item(event: StoredEvent) -> dict[str, Any]:
         "gsi1sk": f"{occurred}#{event.event_id}",
     }
     if event.type in DAY_INDEXED_TYPES:
-        item.update(keys.day_index(event.tenant_id, event.day, event.event_id, event.type, occurred, event.event_id))
+        item.update(
+            keys.day_index(event.tenant_id, event.day, event.event_id, event.type, occurred, event.event_id)
+        )
     return item
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -41,11 +42,15 @@ def handle_record(record: DynamoDBRecord) -> None:
     if entry is None:
         return
     applied = PointsStore(settings.require("loyalty_table")).append(entry)
-    metrics.add_metric(name="PointsEarned" if applied else "PointsEarnDuplicate", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(
+        name="PointsEarned" if applied else "PointsEarnDuplicate", unit=MetricUnit.Count, value=1
+    )
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=handle_record, processor=processor, context=context
+    )

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from loyalty.api import ERROR_RESPONSES, SECURITY, caller, create_resolver
+from loyalty.api import ERROR_RESPONSES, SECURITY, ErrorResponse, caller, create_resolver, json_response
 from loyalty.errors import NotFound
 from loyalty.settings import get_settings
 from points.models import MemberOut
@@ -28,8 +28,8 @@ MemberId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0
     "/v1/members/<member_id>",
     summary="A member's profile, stats and points balance",
     responses={
-        200: {"description": "The member", "content": {"application/json": {"model": MemberOut}}},
-        404: ERROR_RESPONSES[400] | {"description": "Unknown member"},
+        200: json_response("The member", MemberOut),
+        404: json_response("Unknown member", ErrorResponse),
         **ERROR_RESPONSES,
     },
     security=SECURITY,

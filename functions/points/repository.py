@@ -33,8 +33,14 @@ class PointsStore:
         }
         if entry.entry_type == "earn":
             ledger_item.update(
-                keys.day_index(entry.tenant_id, entry.day, entry.member_id, "points.earned", entry.occurred_at,
-                               entry.source)
+                keys.day_index(
+                    entry.tenant_id,
+                    entry.day,
+                    entry.member_id,
+                    "points.earned",
+                    entry.occurred_at,
+                    entry.source,
+                )
             )
         earned = entry.points if entry.entry_type == "earn" else 0
         try:

@@ -20,7 +20,9 @@ def member_view(member_id: str, items: dict[str, dict[str, Any]], balance: Balan
     return MemberOut(
         member_id=member_id,
         tier="member",
-        profile=ProfileOut.model_validate({k: profile.get(k) for k in ProfileOut.model_fields}) if profile else None,
+        profile=ProfileOut.model_validate({k: profile.get(k) for k in ProfileOut.model_fields})
+        if profile
+        else None,
         points=PointsOut(
             available=balance.available,
             pending=balance.pending,

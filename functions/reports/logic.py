@@ -56,7 +56,9 @@ def rows(figures: DayFigures) -> list[tuple[str, str]]:
 
 
 def render_html(tenant_name: str, figures: DayFigures) -> str:
-    body = "".join(f"<tr><th align='left'>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows(figures))
+    body = "".join(
+        f"<tr><th align='left'>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows(figures)
+    )
     return (
         f"<html><body><h1>{escape(tenant_name)}: daily report for {figures.day.isoformat()}</h1>"
         f"<table>{body}</table></body></html>"

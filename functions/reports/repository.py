@@ -21,7 +21,11 @@ def _activity(table_name: str, tenant: str, first: date, last: date) -> Activity
         kwargs: dict[str, Any] = {
             "IndexName": "gsi2",
             "KeyConditionExpression": "gsi2pk = :pk AND gsi2sk BETWEEN :lo AND :hi",
-            "ExpressionAttributeValues": {":pk": pk, ":lo": f"{first.isoformat()}#", ":hi": f"{last.isoformat()}#~"},
+            "ExpressionAttributeValues": {
+                ":pk": pk,
+                ":lo": f"{first.isoformat()}#",
+                ":hi": f"{last.isoformat()}#~",
+            },
         }
         while True:
             page = table.query(**kwargs)
@@ -43,7 +47,9 @@ def _figures(day: date, events: Activity, records: Activity) -> DayFigures:
         revenue=sum_by_currency([(o["data"]["currency"], Decimal(o["data"]["total"])) for o in orders]),
         refunds=len(refunds),
         # A refund without a currency is reported under XXX, ISO 4217's "no currency" code.
-        refunded=sum_by_currency([(r["data"].get("currency", "XXX"), Decimal(r["data"]["amount"])) for r in refunds]),
+        refunded=sum_by_currency(
+            [(r["data"].get("currency", "XXX"), Decimal(r["data"]["amount"])) for r in refunds]
+        ),
         new_members=len(events[(d, "member.registered")]),
         points_issued=sum(int(e["points"]) for e in records[(d, "points.earned")]),
         tickets_opened=len(records[(d, "ticket.opened")]),
@@ -51,7 +57,9 @@ def _figures(day: date, events: Activity, records: Activity) -> DayFigures:
     )
 
 
-def figures_for_days(events_table: str, loyalty_table: str, tenant: str, days: list[date]) -> list[DayFigures]:
+def figures_for_days(
+    events_table: str, loyalty_table: str, tenant: str, days: list[date]
+) -> list[DayFigures]:
     """Figures for consecutive days, reading each month's index partitions once."""
     figures: list[DayFigures] = []
     months: dict[str, list[date]] = defaultdict(list)

@@ -26,7 +26,15 @@ from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import P
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from loyalty.api import ERROR_RESPONSES, SECURITY, caller, create_resolver, request_time
+from loyalty.api import (
+    ERROR_RESPONSES,
+    SECURITY,
+    ErrorResponse,
+    caller,
+    create_resolver,
+    json_response,
+    request_time,
+)
 from loyalty.errors import Conflict, NotFound
 from loyalty.settings import get_settings
 from loyalty.timeutil import from_epoch_ms, iso, local_day
@@ -74,7 +82,9 @@ def _execute(command: Command) -> TicketOut:
     now = from_epoch_ms(command.now_ms)
     store = _store()
     if command.operation == "open":
-        ticket = logic.open_ticket(TicketIn.model_validate(command.payload), command.tenant_id, command.channel, now)
+        ticket = logic.open_ticket(
+            TicketIn.model_validate(command.payload), command.tenant_id, command.channel, now
+        )
         store.create(ticket, local_day(now, get_settings().tz).isoformat())
         metrics.add_metric(name="TicketsOpened", unit=MetricUnit.Count, value=1)
         return ticket.to_out()
@@ -103,9 +113,13 @@ def _run(command: Command) -> TicketOut:
     try:
         return wrapped(command=command)  # type: ignore[no-any-return]
     except IdempotencyValidationError as err:
-        raise Conflict("Idempotency-Key was used with a different request", code="idempotency_key_reused") from err
+        raise Conflict(
+            "Idempotency-Key was used with a different request", code="idempotency_key_reused"
+        ) from err
     except IdempotencyAlreadyInProgressError as err:
-        raise Conflict("a request with this Idempotency-Key is in progress", code="request_in_progress") from err
+        raise Conflict(
+            "a request with this Idempotency-Key is in progress", code="request_in_progress"
+        ) from err
 
 
 def _command(operation: str, payload: BaseModel, key: str | None, ticket_id: str | None = None) -> Command:
@@ -121,15 +135,18 @@ def _command(operation: str, payload: BaseModel, key: str | None, ticket_id: str
     )
 
 
-_TICKET_RESPONSE = {"application/json": {"model": TicketOut}}
-_CONFLICT = ERROR_RESPONSES[400] | {"description": "Idempotency-Key reused with another request"}
-_MISSING = ERROR_RESPONSES[400] | {"description": "Unknown ticket"}
+_CONFLICT = json_response("Idempotency-Key reused with another request", ErrorResponse)
+_MISSING = json_response("Unknown ticket", ErrorResponse)
 
 
 @app.post(
     "/v1/tickets",
     summary="Open a service ticket",
-    responses={201: {"description": "Opened", "content": _TICKET_RESPONSE}, 409: _CONFLICT, **ERROR_RESPONSES},
+    responses={
+        201: json_response("Opened", TicketOut),
+        409: _CONFLICT,
+        **ERROR_RESPONSES,
+    },
     security=SECURITY,
     tags=["tickets"],
 )
@@ -141,7 +158,11 @@ def post_ticket(body: Annotated[TicketIn, Body()], idempotency_key: IdempotencyK
 @app.get(
     "/v1/tickets/<ticket_id>",
     summary="Read a ticket",
-    responses={200: {"description": "The ticket", "content": _TICKET_RESPONSE}, 404: _MISSING, **ERROR_RESPONSES},
+    responses={
+        200: json_response("The ticket", TicketOut),
+        404: _MISSING,
+        **ERROR_RESPONSES,
+    },
     security=SECURITY,
     tags=["tickets"],
 )
@@ -156,7 +177,7 @@ def get_ticket(ticket_id: TicketId) -> TicketOut:
     "/v1/tickets/<ticket_id>/replies",
     summary="Reply to a ticket; the first reply meets the first-response SLA",
     responses={
-        201: {"description": "Reply recorded", "content": _TICKET_RESPONSE},
+        201: json_response("Reply recorded", TicketOut),
         404: _MISSING,
         409: _CONFLICT,
         **ERROR_RESPONSES,

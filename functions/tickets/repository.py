@@ -13,8 +13,17 @@ from tickets.logic import Ticket
 
 TICKET_SK = "#TICKET"
 _FIELDS = (
-    "tenant_id", "ticket_id", "subject", "description", "member_id", "priority", "channel",
-    "created_at", "first_response_due_at", "first_response_at", "escalated_at",
+    "tenant_id",
+    "ticket_id",
+    "subject",
+    "description",
+    "member_id",
+    "priority",
+    "channel",
+    "created_at",
+    "first_response_due_at",
+    "first_response_at",
+    "escalated_at",
 )
 
 
@@ -35,19 +44,29 @@ class TicketStore:
             # Sparse SLA index: present only while a first response is outstanding.
             "gsi1pk": keys.due_pk(ticket.tenant_id, "ticket"),
             "gsi1sk": f"{ticket.first_response_due_at}#{ticket.ticket_id}",
-            **keys.day_index(ticket.tenant_id, day, ticket.ticket_id, "ticket.opened", ticket.created_at,
-                             ticket.ticket_id),
+            **keys.day_index(
+                ticket.tenant_id, day, ticket.ticket_id, "ticket.opened", ticket.created_at, ticket.ticket_id
+            ),
         }
         self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
 
     def get(self, tenant: str, ticket_id: str) -> Ticket | None:
-        item = self._table.get_item(Key={"pk": keys.ticket_pk(tenant, ticket_id), "sk": TICKET_SK}).get("Item")
+        item = self._table.get_item(Key={"pk": keys.ticket_pk(tenant, ticket_id), "sk": TICKET_SK}).get(
+            "Item"
+        )
         return _to_ticket(item) if item else None
 
     def add_reply(self, ticket: Ticket, reply_id: str, author: str, body: str, at: str) -> None:
         pk = keys.ticket_pk(ticket.tenant_id, ticket.ticket_id)
         self._table.put_item(
-            Item={"pk": pk, "sk": f"REPLY#{at}#{reply_id}", "kind": "reply", "author": author, "body": body, "at": at}
+            Item={
+                "pk": pk,
+                "sk": f"REPLY#{at}#{reply_id}",
+                "kind": "reply",
+                "author": author,
+                "body": body,
+                "at": at,
+            }
         )
         try:
             self._table.update_item(
@@ -86,9 +105,8 @@ class TicketStore:
                             "TableName": self._table.name,
                             "Key": {"pk": pk, "sk": TICKET_SK},
                             "UpdateExpression": "SET escalated_at = :at REMOVE gsi1pk, gsi1sk",
-                            "ConditionExpression": (
-                                "attribute_not_exists(first_response_at) AND attribute_not_exists(escalated_at)"
-                            ),
+                            "ConditionExpression": "attribute_not_exists(first_response_at) AND "
+                            "attribute_not_exists(escalated_at)",
                             "ExpressionAttributeValues": {":at": at},
                         }
                     },
@@ -101,7 +119,12 @@ class TicketStore:
                                 "kind": "escalation",
                                 "at": at,
                                 **keys.day_index(
-                                    ticket.tenant_id, day, ticket.ticket_id, "ticket.escalated", at, ticket.ticket_id
+                                    ticket.tenant_id,
+                                    day,
+                                    ticket.ticket_id,
+                                    "ticket.escalated",
+                                    at,
+                                    ticket.ticket_id,
                                 ),
                             },
                         }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -23,13 +24,14 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port, outbox_dir=Path(args.outbox), start=parse_rfc3339(args.start) if args.start else None
     )
     url = stack.start()
-    print(f"local stack ready at {url} (x-api-key: {DEMO_API_KEY}, clock {stack.clock.now().isoformat()})", flush=True)
+    print(
+        f"local stack ready at {url} (x-api-key: {DEMO_API_KEY}, clock {stack.clock.now().isoformat()})",
+        flush=True,
+    )
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         done.wait()
-    except KeyboardInterrupt:
-        pass
     stack.stop()
     return 0
 

@@ -16,7 +16,8 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,10 @@ class Client:
     def __init__(self, url: str) -> None:
         self.url = url
 
-    def call(self, method: str, path: str, body: Any = None, key: str | None = DEMO_API_KEY) -> tuple[int, Any]:
-        request = urllib.request.Request(
+    def call(
+        self, method: str, path: str, body: Any = None, key: str | None = DEMO_API_KEY
+    ) -> tuple[int, Any]:
+        request = urllib.request.Request(  # noqa: S310 - the local stack's own loopback URL
             self.url + path, data=json.dumps(body).encode() if body is not None else None, method=method
         )
         request.add_header("content-type", "application/json")
@@ -73,33 +76,57 @@ class Scenario:
             birthday_day = (START + timedelta(days=self.random.randrange(self.days))).date()
             birthday = f"{self.random.randrange(1950, 2006)}-{birthday_day.month:02d}-{birthday_day.day:02d}"
         else:
-            birthday = f"{self.random.randrange(1950, 2006)}-{self.random.randrange(1, 13):02d}-" \
-                       f"{self.random.randrange(1, 29):02d}"
+            birthday = (
+                f"{self.random.randrange(1950, 2006)}-{self.random.randrange(1, 13):02d}-"
+                f"{self.random.randrange(1, 29):02d}"
+            )
         if self.random.random() < 0.1:
             birthday = "--" + birthday[5:]  # no year given
         return {
-            "event_id": f"reg-{member}", "type": "member.registered", "occurred_at": _stamp(at), "member_id": member,
+            "event_id": f"reg-{member}",
+            "type": "member.registered",
+            "occurred_at": _stamp(at),
+            "member_id": member,
             "channel": self.random.choice(["web", "app", "store"]),
             "data": {
-                "email": f"{member}@shoppers.example", "name": f"Member {member[1:]}", "birthday": birthday,
-                "time_zone": "Europe/Berlin", "locale": "de-DE",
-                "consent": {"email": {"granted": self.random.random() < 0.9, "at": _stamp(at), "source": "web"}},
+                "email": f"{member}@shoppers.example",
+                "name": f"Member {member[1:]}",
+                "birthday": birthday,
+                "time_zone": "Europe/Berlin",
+                "locale": "de-DE",
+                "consent": {
+                    "email": {"granted": self.random.random() < 0.9, "at": _stamp(at), "source": "web"}
+                },
             },
         }
 
     def order(self, member: str, at: datetime, number: int) -> dict[str, Any]:
-        items = []
+        items: list[dict[str, Any]] = []
+        total = Decimal("0")
         for line in range(self.random.randint(1, 3)):
             price = f"{self.random.randint(9, 149)}.{self.random.choice(['00', '50', '90', '95'])}"
-            items.append({"sku": f"sku-{self.random.randint(100, 999)}-{line}",
-                          "category": self.random.choice(CATEGORIES),
-                          "quantity": self.random.randint(1, 2), "unit_price": price})
-        total = sum((float(i["unit_price"]) * 100 * i["quantity"] for i in items))
+            quantity = self.random.randint(1, 2)
+            total += Decimal(price) * quantity
+            items.append(
+                {
+                    "sku": f"sku-{self.random.randint(100, 999)}-{line}",
+                    "category": self.random.choice(CATEGORIES),
+                    "quantity": quantity,
+                    "unit_price": price,
+                }
+            )
         event = {
-            "event_id": f"ord-{number:05d}", "type": "order.placed", "occurred_at": _stamp(at), "member_id": member,
+            "event_id": f"ord-{number:05d}",
+            "type": "order.placed",
+            "occurred_at": _stamp(at),
+            "member_id": member,
             "channel": self.random.choice(["web", "web", "app", "store"]),
-            "data": {"order_id": f"o-{number:05d}", "currency": "EUR", "total": f"{int(total) // 100}.{int(total) % 100:02d}",
-                     "items": items},
+            "data": {
+                "order_id": f"o-{number:05d}",
+                "currency": "EUR",
+                "total": str(total),
+                "items": items,
+            },
         }
         self.orders.append(event)
         return event
@@ -135,12 +162,23 @@ class Scenario:
                 self.send(events[:50])  # a storefront retries an upload: duplicates, nothing twice
             if day == 10:
                 refunded = self.orders[5]
-                self.send([{
-                    "event_id": "refund-1", "type": "order.refunded", "occurred_at": _stamp(night),
-                    "member_id": refunded["member_id"], "channel": "service",
-                    "data": {"order_id": refunded["data"]["order_id"], "refund_id": "rf-1",
-                             "amount": refunded["data"]["total"], "currency": "EUR"},
-                }])
+                self.send(
+                    [
+                        {
+                            "event_id": "refund-1",
+                            "type": "order.refunded",
+                            "occurred_at": _stamp(night),
+                            "member_id": refunded["member_id"],
+                            "channel": "service",
+                            "data": {
+                                "order_id": refunded["data"]["order_id"],
+                                "refund_id": "rf-1",
+                                "amount": refunded["data"]["total"],
+                                "currency": "EUR",
+                            },
+                        }
+                    ]
+                )
             if day % 3 == 1:
                 self.open_tickets(joined, answer=day % 2 == 0)
             self.advance("P1D")  # the schedules run, including the report on the day before
@@ -148,15 +186,22 @@ class Scenario:
     def open_tickets(self, joined: list[str], answer: bool) -> None:
         for priority in ("high", "normal"):
             status, ticket = self.client.call(
-                "POST", "/v1/tickets",
-                {"subject": "Question about my order", "priority": priority, "member_id": self.random.choice(joined)},
+                "POST",
+                "/v1/tickets",
+                {
+                    "subject": "Question about my order",
+                    "priority": priority,
+                    "member_id": self.random.choice(joined),
+                },
             )
             if status != 201:
                 raise RuntimeError(f"ticket: {status} {ticket}")
             self.tickets += 1
             if answer:
                 status, _ = self.client.call(
-                    "POST", f"/v1/tickets/{ticket['ticket_id']}/replies", {"author": "agent-1", "body": "Checking now."}
+                    "POST",
+                    f"/v1/tickets/{ticket['ticket_id']}/replies",
+                    {"author": "agent-1", "body": "Checking now."},
                 )
                 self.answered += status == 201
 
@@ -190,30 +235,39 @@ def summarize(scenario: Scenario, stack: LocalStack, outbox: Path) -> dict[str, 
         status, body = client.call("GET", f"/v1/members/{member}")
         if status == 200:
             points += body["points"]["available"]
-    subjects = Counter()
+    subjects: Counter[str] = Counter()
     reports = []
     for path in sorted(outbox.glob("*.eml")):
-        subject = next((line[9:] for line in path.read_text().splitlines() if line.startswith("Subject: ")), "")
-        kind = ("report" if subject.startswith("Daily report") else "birthday" if subject.startswith("Happy birthday")
-                else "escalation" if subject.startswith("[Escalation]") else "other")
+        subject = next(
+            (line[9:] for line in path.read_text().splitlines() if line.startswith("Subject: ")), ""
+        )
+        kind = (
+            "report"
+            if subject.startswith("Daily report")
+            else "birthday"
+            if subject.startswith("Happy birthday")
+            else "escalation"
+            if subject.startswith("[Escalation]")
+            else "other"
+        )
         subjects[kind] += 1
         if kind == "report":
             reports.append(path)
-    revenue = sum(int(o["data"]["total"].replace(".", "")) for o in scenario.orders)
-    status = stack.status()
+    revenue = sum((Decimal(o["data"]["total"]) for o in scenario.orders), Decimal("0"))
+    stack_status = stack.status()
     return {
         "members": len(scenario.members),
         "events": dict(scenario.statuses),
         "orders": len(scenario.orders),
-        "revenue": f"{revenue // 100}.{revenue % 100:02d} EUR",
+        "revenue": f"{revenue} EUR",
         "points_available": points,
         "tickets": scenario.tickets,
         "tickets_answered": scenario.answered,
         "schedule_runs": dict(scenario.schedule_runs),
         "emails": dict(subjects),
         "latest_report": str(reports[-1]) if reports else None,
-        "simulated_until": status["now"],
-        "dead_letters": sum(status["dead_letters"].values()),
+        "simulated_until": stack_status["now"],
+        "dead_letters": sum(stack_status["dead_letters"].values()),
     }
 
 

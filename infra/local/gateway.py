@@ -48,9 +48,7 @@ def _error(status: int, code: str, message: str) -> GatewayResponse:
 class Gateway:
     def __init__(self, handlers: dict[str, Handler]) -> None:
         self._handlers = handlers
-        self.routes = [
-            Route(route, fn, *_compile(route.path)) for fn in FUNCTIONS for route in fn.routes
-        ]
+        self.routes = [Route(route, fn, *_compile(route.path)) for fn in FUNCTIONS for route in fn.routes]
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None | str:
         """The route and path parameters; "method" when only the method is wrong."""

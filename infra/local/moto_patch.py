@@ -16,13 +16,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
     MultipleTransactionsException,
     TooManyTransactionsException,
     TransactionCanceledException,
     TransactWriteSingleOpException,
 )
-from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 
@@ -62,7 +62,9 @@ def fast_transact_write_items(self: DynamoDBBackend, transact_items: list[dict[s
         current = self.get_item(op["TableName"], key)
         condition = op.get("ConditionExpression")
         if condition is not None:
-            expr = get_filter_expression(condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues"))
+            expr = get_filter_expression(
+                condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+            )
             if not expr.expr(current):
                 old = None
                 if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
@@ -73,19 +75,32 @@ def fast_transact_write_items(self: DynamoDBBackend, transact_items: list[dict[s
     if any(code is not None for code, _, _ in errors):
         raise TransactionCanceledException(errors)
 
-    snapshots = [(op["TableName"], key, copy.deepcopy(self.get_item(op["TableName"], key))) for _, op, key in plan]
+    snapshots = [
+        (op["TableName"], key, copy.deepcopy(self.get_item(op["TableName"], key))) for _, op, key in plan
+    ]
     try:
         for op_type, op, key in plan:
-            names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+            names = op.get("ExpressionAttributeNames") or {}
+            values = op.get("ExpressionAttributeValues") or {}
             if op_type == "Put":
-                self.put_item(op["TableName"], op["Item"], expression_attribute_names=names,
-                              expression_attribute_values=values)
+                self.put_item(
+                    op["TableName"],
+                    op["Item"],
+                    expression_attribute_names=names,
+                    expression_attribute_values=values,
+                )
             elif op_type == "Delete":
-                self.delete_item(op["TableName"], key, expression_attribute_names=names,
-                                 expression_attribute_values=values)
+                self.delete_item(
+                    op["TableName"], key, expression_attribute_names=names, expression_attribute_values=values
+                )
             elif op_type == "Update":
-                self.update_item(op["TableName"], key, update_expression=op["UpdateExpression"],
-                                 expression_attribute_names=names, expression_attribute_values=values)
+                self.update_item(
+                    op["TableName"],
+                    key,
+                    update_expression=op["UpdateExpression"],
+                    expression_attribute_names=names,
+                    expression_attribute_values=values,
+                )
     except Exception:
         for table_name, key, before in snapshots:
             if before is None:
@@ -96,8 +111,17 @@ def fast_transact_write_items(self: DynamoDBBackend, transact_items: list[dict[s
 
 
 def fast_query(
-    self: Table, hash_key: Any, range_comparison: Any, range_objs: Any, limit: Any, exclusive_start_key: Any,
-    scan_index_forward: Any, projection_expressions: Any, index_name: str | None = None, *args: Any, **kwargs: Any,
+    self: Table,
+    hash_key: Any,
+    range_comparison: Any,
+    range_objs: Any,
+    limit: Any,
+    exclusive_start_key: Any,
+    scan_index_forward: Any,
+    projection_expressions: Any,
+    index_name: str | None = None,
+    *args: Any,
+    **kwargs: Any,
 ) -> Any:
     """moto's Query starts from every item of the table, sorted (O(n log n) per
     call, however small the partition). DynamoDB reads one partition; so does
@@ -108,12 +132,22 @@ def fast_query(
     def candidates() -> list[Any]:
         if index_name is None and hash_key is not None and range_keyed:
             return list(self.items.get(hash_key, {}).values())
-        return [item for stored in self.items.values() for item in (stored.values() if range_keyed else [stored])]
+        return [
+            item for stored in self.items.values() for item in (stored.values() if range_keyed else [stored])
+        ]
 
     return _ORIGINAL_QUERY(
         _PartitionView(self, candidates),  # type: ignore[arg-type]
-        hash_key, range_comparison, range_objs, limit, exclusive_start_key, scan_index_forward,
-        projection_expressions, index_name, *args, **kwargs,
+        hash_key,
+        range_comparison,
+        range_objs,
+        limit,
+        exclusive_start_key,
+        scan_index_forward,
+        projection_expressions,
+        index_name,
+        *args,
+        **kwargs,
     )
 
 

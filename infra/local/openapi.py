@@ -27,7 +27,9 @@ def openapi_document() -> dict[str, Any]:
             module = importlib.import_module(fn.handler.rsplit(".", 1)[0])
             merge.add_schema(
                 module.app.get_openapi_schema(
-                    title=API_TITLE, version=API_VERSION, security_schemes=SECURITY_SCHEMES  # type: ignore[arg-type]
+                    title=API_TITLE,
+                    version=API_VERSION,
+                    security_schemes=SECURITY_SCHEMES,  # type: ignore[arg-type]
                 )
             )
     document: dict[str, Any] = json.loads(merge.get_openapi_json_schema())

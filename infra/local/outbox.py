@@ -35,7 +35,9 @@ class Outbox:
                 if raw is None:  # SendEmail (not raw): rebuild a minimal message
                     raw = f"From: {message.source}\r\nSubject: {message.subject}\r\n\r\n{message.body}"
                 subject = re.search(r"^Subject: (.*)$", raw, re.MULTILINE)
-                slug = re.sub(r"[^a-z0-9]+", "-", (subject.group(1) if subject else "message").lower()).strip("-")
+                slug = re.sub(r"[^a-z0-9]+", "-", (subject.group(1) if subject else "message").lower()).strip(
+                    "-"
+                )
                 path = self.folder / f"{self._written:05d}-{slug[:60]}.eml"
                 path.write_text(raw, encoding="utf-8")
                 paths.append(path)

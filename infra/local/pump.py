@@ -22,9 +22,7 @@ def matches(source: StreamSourceDef, record: dict[str, Any]) -> bool:
     image = record.get("dynamodb", {}).get("NewImage") or {}
     if source.event_types and image.get("type", {}).get("S") not in source.event_types:
         return False
-    if source.kinds and image.get("kind", {}).get("S") not in source.kinds:
-        return False
-    return True
+    return not (source.kinds and image.get("kind", {}).get("S") not in source.kinds)
 
 
 @dataclass
@@ -123,7 +121,11 @@ class StreamPump:
                 "condition": "RetryAttemptsExhausted",
                 "approximateInvokeCount": sub.function.stream.max_retries + 1,
             },
-            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
             "version": "1.0",
             "timestamp": now,
             "DDBStreamBatchInfo": {

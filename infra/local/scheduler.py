@@ -44,8 +44,13 @@ class Run:
     result: Any
 
     def to_json(self) -> dict[str, Any]:
-        return {"schedule": self.schedule, "at": iso(self.at), "ok": self.ok, "attempts": self.attempts,
-                "result": self.result}
+        return {
+            "schedule": self.schedule,
+            "at": iso(self.at),
+            "ok": self.ok,
+            "attempts": self.attempts,
+            "result": self.result,
+        }
 
 
 class Clock:
@@ -88,7 +93,9 @@ class Scheduler:
     def due(self, until: datetime) -> list[tuple[datetime, Job]]:
         plan: list[tuple[datetime, Job]] = []
         for job in self.jobs:
-            times = list(job.parsed.occurrences(job.last_checked, until, job.schedule.time_zone, anchor=job.anchor))
+            times = list(
+                job.parsed.occurrences(job.last_checked, until, job.schedule.time_zone, anchor=job.anchor)
+            )
             plan.extend((t, job) for t in thin(times, self.max_runs))
         return sorted(plan, key=lambda p: (p[0], p[1].schedule.name))
 

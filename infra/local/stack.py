@@ -85,8 +85,13 @@ def _local_environment(endpoint: str) -> dict[str, str]:
 
 
 class LocalStack:
-    def __init__(self, port: int = 3000, outbox_dir: Path = Path("outbox"), start: datetime | None = None,
-                 max_runs_per_advance: int = 24) -> None:
+    def __init__(
+        self,
+        port: int = 3000,
+        outbox_dir: Path = Path("outbox"),
+        start: datetime | None = None,
+        max_runs_per_advance: int = 24,
+    ) -> None:
         self.port = port
         self.outbox_dir = outbox_dir
         self.clock = Clock(start or datetime.now(UTC))
@@ -127,7 +132,9 @@ class LocalStack:
                 escalation_emails=["service-lead@demo.example"],
             ),
         )
-        tenants.put_storefront_key(loyalty_table, DEMO_API_KEY, DEMO_TENANT, "demo-web", "web", self.clock.now())
+        tenants.put_storefront_key(
+            loyalty_table, DEMO_API_KEY, DEMO_TENANT, "demo-web", "web", self.clock.now()
+        )
 
         sqs = session.client("sqs")
         self.dlq_urls = {
@@ -179,7 +186,9 @@ class LocalStack:
         self.outbox.flush()
 
     # -- requests ------------------------------------------------------------------------
-    def api(self, method: str, path: str, headers: dict[str, str], body: bytes, source_ip: str) -> GatewayResponse:
+    def api(
+        self, method: str, path: str, headers: dict[str, str], body: bytes, source_ip: str
+    ) -> GatewayResponse:
         self._rw.acquire_read()
         try:
             return self.gateway.handle(method, path, headers, body, self.clock.now(), source_ip)
@@ -205,7 +214,9 @@ class LocalStack:
     def dead_letters(self) -> dict[str, int]:
         counts = {}
         for fn_id, url in self.dlq_urls.items():
-            attrs = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+            attrs = self._sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+            )
             counts[fn_id] = int(attrs["Attributes"]["ApproximateNumberOfMessages"])
         return counts
 

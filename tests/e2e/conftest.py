@@ -25,10 +25,16 @@ class LocalClient:
     url: str
     outbox: Path
 
-    def request(self, method: str, path: str, body: Any = None, key: str | None = "local-dev-key",
-                headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        key: str | None = "local-dev-key",
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.url + path, data=data, method=method)
+        request = urllib.request.Request(self.url + path, data=data, method=method)  # noqa: S310 - loopback
         request.add_header("content-type", "application/json")
         if key:
             request.add_header("x-api-key", key)
@@ -46,13 +52,19 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClient]:
     outbox = tmp_path_factory.mktemp("outbox")
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "functions"), str(ROOT / "layers/common/python")]),
+        "PYTHONPATH": os.pathsep.join(
+            [str(ROOT), str(ROOT / "functions"), str(ROOT / "layers/common/python")]
+        ),
         "LOCAL_CLOCK_START": "2026-03-10T08:00:00Z",
     }
     env.pop("AWS_ENDPOINT_URL", None)
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: S603 - runs this repository's own module
         [sys.executable, "-m", "infra.local", "--port", "0", "--outbox", str(outbox)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     assert process.stdout is not None
     deadline = time.monotonic() + 60

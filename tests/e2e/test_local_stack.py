@@ -78,5 +78,5 @@ def test_errors_over_http(local: LocalClient) -> None:
 def _subject(path: Path) -> str:
     for line in path.read_text().splitlines():
         if line.startswith("Subject: "):
-            return line[len("Subject: "):]
+            return line[len("Subject: ") :]
     return ""

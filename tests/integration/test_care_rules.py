@@ -44,11 +44,16 @@ def test_greets_members_whose_birthday_is_today_once_per_year(aws: Env) -> None:
 
 
 def test_missed_days_are_caught_up(aws: Env) -> None:
-    _register(aws, registration("r-1", "ann", birthday="1990-03-11"), registration("r-2", "bob", birthday="--03-13"))
+    _register(
+        aws, registration("r-1", "ann", birthday="1990-03-11"), registration("r-2", "bob", birthday="--03-13")
+    )
     aws.run_job("CareRules", "birthdays", NINE_BERLIN)  # first run: 10 March
     result = aws.run_job("CareRules", "birthdays", datetime(2026, 3, 14, 8, 0, tzinfo=UTC))
     assert [d for d in result["days"] if d.startswith("demo/")] == [
-        "demo/2026-03-11", "demo/2026-03-12", "demo/2026-03-13", "demo/2026-03-14"
+        "demo/2026-03-11",
+        "demo/2026-03-12",
+        "demo/2026-03-13",
+        "demo/2026-03-14",
     ]
     assert sorted(_greetings(aws)) == ["ann@example.com", "bob@example.com"]
 
@@ -59,7 +64,9 @@ def test_leap_day_birthdays_are_greeted_on_28_february(aws: Env) -> None:
     assert _greetings(aws) == ["leo@example.com"]
 
 
-def test_a_failed_send_is_retried_by_the_next_run_and_fails_loudly(aws: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_send_is_retried_by_the_next_run_and_fails_loudly(
+    aws: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from care_rules import handler
     from loyalty import emailer
 

@@ -76,7 +76,9 @@ def test_event_far_in_the_future_is_rejected(aws: Env) -> None:
 
 def test_malformed_json_and_wrong_content_type_are_4xx(aws: Env) -> None:
     assert aws.call("POST", "/v1/events", raw=b"{not json").status == 400
-    wrong = aws.call("POST", "/v1/events", raw=b"a=1", headers={"content-type": "application/x-www-form-urlencoded"})
+    wrong = aws.call(
+        "POST", "/v1/events", raw=b"a=1", headers={"content-type": "application/x-www-form-urlencoded"}
+    )
     assert wrong.status == 415
     assert wrong.json()["error"]["code"] == "unsupported_media_type"
 

@@ -10,8 +10,17 @@ pytestmark = pytest.mark.integration
 
 
 def test_order_credits_one_point_per_whole_unit(aws: Env) -> None:
-    aws.call("POST", "/v1/events", {"events": [registration("r-1", "m-1"), order_event("o-1", "m-1", "120.99"),
-                                               order_event("o-2", "m-1", "0.99")]})
+    aws.call(
+        "POST",
+        "/v1/events",
+        {
+            "events": [
+                registration("r-1", "m-1"),
+                order_event("o-1", "m-1", "120.99"),
+                order_event("o-2", "m-1", "0.99"),
+            ]
+        },
+    )
     aws.pump().drain()
     member = aws.call("GET", "/v1/members/m-1").json()
     assert member["points"] == {"available": 120, "pending": 0, "held": 0, "lifetime_earned": 120}
@@ -55,8 +64,17 @@ def test_failed_record_is_retried_then_dead_lettered(aws: Env, monkeypatch: pyte
 
     from points import consumer
 
-    aws.call("POST", "/v1/events", {"events": [order_event("ok-1", "m-1", "5.00"), order_event("bad", "m-2", "5.00"),
-                                               order_event("ok-2", "m-3", "5.00")]})
+    aws.call(
+        "POST",
+        "/v1/events",
+        {
+            "events": [
+                order_event("ok-1", "m-1", "5.00"),
+                order_event("bad", "m-2", "5.00"),
+                order_event("ok-2", "m-3", "5.00"),
+            ]
+        },
+    )
     original = consumer.PointsStore.append
     calls: list[str] = []
 

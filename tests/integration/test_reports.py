@@ -23,12 +23,23 @@ def test_report_counts_orders_revenue_points_members_and_tickets(aws: Env) -> No
         order_event("o-1", "ann", "100.50", at="2026-03-10T09:00:00Z"),
         order_event("o-2", "bob", "20.25", at="2026-03-10T22:30:00Z"),  # 23:30 Berlin: still 10 March
         order_event("o-3", "bob", "99.00", at="2026-03-10T23:30:00Z"),  # 00:30 Berlin: 11 March
-        {"event_id": "rf-1", "type": "order.refunded", "occurred_at": "2026-03-10T10:00:00Z", "member_id": "ann",
-         "channel": "store", "data": {"order_id": "o-1", "refund_id": "rf-1", "amount": "10.00", "currency": "EUR"}},
+        {
+            "event_id": "rf-1",
+            "type": "order.refunded",
+            "occurred_at": "2026-03-10T10:00:00Z",
+            "member_id": "ann",
+            "channel": "store",
+            "data": {"order_id": "o-1", "refund_id": "rf-1", "amount": "10.00", "currency": "EUR"},
+        },
     ]
     response = aws.call("POST", "/v1/events", {"events": events}, at=datetime(2026, 3, 11, 1, 0, tzinfo=UTC))
     assert {r["status"] for r in response.json()["results"]} == {"accepted"}
-    aws.call("POST", "/v1/events", order_event("x-1", "zed", "555.00", at="2026-03-10T09:00:00Z"), key=OTHER_API_KEY)
+    aws.call(
+        "POST",
+        "/v1/events",
+        order_event("x-1", "zed", "555.00", at="2026-03-10T09:00:00Z"),
+        key=OTHER_API_KEY,
+    )
     aws.call("POST", "/v1/tickets", {"subject": "Where is my parcel"})
     aws.pump().drain()
     result = aws.run_job("Reports", "daily_report", MORNING)
@@ -41,7 +52,9 @@ def test_report_counts_orders_revenue_points_members_and_tickets(aws: Env) -> No
     assert "Refunded amount    10.00 EUR" in text
     assert "Tickets opened     1" in text
     s3 = aws.session.client("s3")
-    stored = s3.get_object(Bucket="test-reports", Key="reports/demo/daily/2026-03-10.html")["Body"].read().decode()
+    stored = (
+        s3.get_object(Bucket="test-reports", Key="reports/demo/daily/2026-03-10.html")["Body"].read().decode()
+    )
     assert "120.75 EUR" in stored
     assert "555.00" not in report  # the rival tenant's order is in its own report
     assert "555.00 EUR" in _reports(aws, "boss@rival.example")[0]
@@ -53,6 +66,8 @@ def test_each_day_is_reported_once_and_missed_days_caught_up(aws: Env) -> None:
     assert len(_reports(aws)) == 1
     result = aws.run_job("Reports", "daily_report", MORNING.replace(day=14))
     assert [r for r in result["reported"] if r.startswith("demo/")] == [
-        "demo/2026-03-11", "demo/2026-03-12", "demo/2026-03-13"
+        "demo/2026-03-11",
+        "demo/2026-03-12",
+        "demo/2026-03-13",
     ]
     assert len(_reports(aws)) == 4

@@ -16,7 +16,9 @@ def _escalations(aws: Env) -> list[str]:
 
 
 def test_ticket_gets_a_first_response_due_time_by_priority(aws: Env) -> None:
-    response = aws.call("POST", "/v1/tickets", {"subject": "Parcel lost", "priority": "high", "member_id": "m-1"})
+    response = aws.call(
+        "POST", "/v1/tickets", {"subject": "Parcel lost", "priority": "high", "member_id": "m-1"}
+    )
     assert response.status == 201
     ticket = response.json()
     assert ticket["created_at"] == "2026-03-10T12:00:00.000Z"
@@ -40,8 +42,12 @@ def test_overdue_ticket_is_escalated_once(aws: Env) -> None:
 
 def test_answered_ticket_is_not_escalated(aws: Env) -> None:
     ticket = aws.call("POST", "/v1/tickets", {"subject": "Size exchange", "priority": "urgent"}).json()
-    reply = aws.call("POST", f"/v1/tickets/{ticket['ticket_id']}/replies", {"author": "agent-7", "body": "On it"},
-                     at=aws.now + timedelta(minutes=30))
+    reply = aws.call(
+        "POST",
+        f"/v1/tickets/{ticket['ticket_id']}/replies",
+        {"author": "agent-7", "body": "On it"},
+        at=aws.now + timedelta(minutes=30),
+    )
     assert reply.status == 201
     assert reply.json()["first_response_at"] == "2026-03-10T12:30:00.000Z"
     assert aws.run_job("TicketsEscalation", "escalate", aws.now + timedelta(hours=5))["escalated"] == 0

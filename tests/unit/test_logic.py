@@ -25,8 +25,12 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 def _event(**overrides: object) -> EventIn:
     body = {
-        "event_id": "e-1", "type": "order.placed", "occurred_at": "2026-03-10T09:00:00Z", "member_id": "m-1",
-        "channel": "web", "data": {"order_id": "o-1", "currency": "EUR", "total": "10.00"},
+        "event_id": "e-1",
+        "type": "order.placed",
+        "occurred_at": "2026-03-10T09:00:00Z",
+        "member_id": "m-1",
+        "channel": "web",
+        "data": {"order_id": "o-1", "currency": "EUR", "total": "10.00"},
     }
     body.update(overrides)
     return TypeAdapter(EventIn).validate_python(body)
@@ -85,7 +89,9 @@ def test_profile_changes_leave_absent_fields() -> None:
     assert birthday_month_day("--02-29") == birthday_month_day("2000-02-29") == "02-29"
 
 
-@pytest.mark.parametrize(("total", "expected"), [("0.99", 0), ("1", 1), ("120.99", 120), ("1000000.00", 1000000)])
+@pytest.mark.parametrize(
+    ("total", "expected"), [("0.99", 0), ("1", 1), ("120.99", 120), ("1000000.00", 1000000)]
+)
 def test_points_floor_whole_units(total: str, expected: int) -> None:
     assert points.points_for_order(Decimal(total)) == expected
 
@@ -106,12 +112,19 @@ def test_birthday_keys_and_catch_up_days() -> None:
 
 
 def test_greeting_requires_address_and_consent() -> None:
-    profile = {"member_id": "m", "email": "a@b.example", "name": "<Ann>",
-               "consent": {"email": {"granted": True, "at": "x"}}}
+    profile = {
+        "member_id": "m",
+        "email": "a@b.example",
+        "name": "<Ann>",
+        "consent": {"email": {"granted": True, "at": "x"}},
+    }
     greeting = care.greeting_for("t", profile, date(2026, 3, 10))
     assert greeting is not None and greeting.claim_key == "CARE#birthday#2026"
     assert greeting.email.html is not None and "&lt;Ann&gt;" in greeting.email.html
-    assert care.greeting_for("t", {**profile, "consent": {"email": {"granted": False}}}, date(2026, 3, 10)) is None
+    assert (
+        care.greeting_for("t", {**profile, "consent": {"email": {"granted": False}}}, date(2026, 3, 10))
+        is None
+    )
     assert care.greeting_for("t", {**profile, "email": None}, date(2026, 3, 10)) is None
 
 
@@ -125,10 +138,16 @@ def test_ticket_sla_and_overdue() -> None:
 
 def test_report_days_and_rendering() -> None:
     assert reports.days_to_report(None, date(2026, 3, 11)) == [date(2026, 3, 10)]
-    assert reports.days_to_report(date(2026, 3, 8), date(2026, 3, 11)) == [date(2026, 3, 9), date(2026, 3, 10)]
-    figures = reports.DayFigures(day=date(2026, 3, 10), orders=2, revenue={"EUR": Decimal("120.75")}, points_issued=120)
+    assert reports.days_to_report(date(2026, 3, 8), date(2026, 3, 11)) == [
+        date(2026, 3, 9),
+        date(2026, 3, 10),
+    ]
+    figures = reports.DayFigures(
+        day=date(2026, 3, 10), orders=2, revenue={"EUR": Decimal("120.75")}, points_issued=120
+    )
     email = reports.render_email("t", "Shop <1>", figures, ["m@x.example"])
     assert email.subject == "Daily report 2026-03-10: 2 orders, 120.75 EUR"
     assert email.html is not None and "Shop &lt;1&gt;" in email.html
-    assert reports.sum_by_currency([("EUR", Decimal("1.10")), ("USD", Decimal("2")), ("EUR", Decimal("0.90"))]) == {
-        "EUR": Decimal("2.00"), "USD": Decimal("2")}
+    assert reports.sum_by_currency(
+        [("EUR", Decimal("1.10")), ("USD", Decimal("2")), ("EUR", Decimal("0.90"))]
+    ) == {"EUR": Decimal("2.00"), "USD": Decimal("2")}

@@ -11,7 +11,8 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, SecurityScheme
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel
 
 from loyalty.errors import DomainError, Unauthorized
@@ -19,8 +20,10 @@ from loyalty.timeutil import from_epoch_ms
 
 API_TITLE = "Loyalty and care automation API"
 API_VERSION = "1.0.0"
-SECURITY_SCHEMES = {"storefrontKey": APIKey(name="x-api-key", **{"in": APIKeyIn.header})}
-SECURITY = [{"storefrontKey": []}]
+SECURITY_SCHEMES: dict[str, SecurityScheme] = {
+    "storefrontKey": APIKey.model_validate({"name": "x-api-key", "in": APIKeyIn.header})
+}
+SECURITY: list[dict[str, list[str]]] = [{"storefrontKey": []}]
 # pydantic error types raised when an event's "type" is missing or unknown
 TAG_ERRORS = frozenset({"union_tag_not_found", "union_tag_invalid"})
 
@@ -40,9 +43,14 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
     return Response(status_code=status, content_type="application/json", body=body.model_dump_json())
 
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Invalid input", "content": {"application/json": {"model": ErrorResponse}}},
-    401: {"description": "Missing or unknown API key", "content": {"application/json": {"model": ErrorResponse}}},
+def json_response(description: str, model: type[BaseModel]) -> OpenAPIResponse:
+    """An OpenAPI response entry with a JSON body of ``model``."""
+    return {"description": description, "content": {"application/json": {"model": model}}}
+
+
+ERROR_RESPONSES: dict[int, OpenAPIResponse] = {
+    400: json_response("Invalid input", ErrorResponse),
+    401: json_response("Missing or unknown API key", ErrorResponse),
 }
 
 
@@ -73,7 +81,9 @@ def create_resolver(logger: Logger, union_tags: frozenset[str] = frozenset()) ->
     @app.exception_handler(RequestValidationError)
     def _validation(exc: RequestValidationError) -> Response[Any]:
         if not _is_json(app):
-            return error_response(415, "unsupported_media_type", "send the body as application/json", "content-type")
+            return error_response(
+                415, "unsupported_media_type", "send the body as application/json", "content-type"
+            )
         errors = exc.errors()
         first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
         loc = tuple(first.get("loc", ()))

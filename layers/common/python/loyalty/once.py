@@ -16,9 +16,7 @@ from loyalty.dynamo import is_condition_failure
 from loyalty.timeutil import iso
 
 
-def deliver_once(
-    table_name: str, pk: str, sk: str, sender: str, email: emailer.Email, now: datetime
-) -> bool:
+def deliver_once(table_name: str, pk: str, sk: str, sender: str, email: emailer.Email, now: datetime) -> bool:
     """True when this call sent the email, False when it had already been sent."""
     table = aws.table(table_name)
     try:

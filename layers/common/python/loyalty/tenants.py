@@ -64,7 +64,11 @@ def list_tenants(table_name: str) -> list[Tenant]:
 
 
 def get_tenant(table_name: str, tenant_id: str) -> Tenant | None:
-    item = aws.table(table_name).get_item(Key={"pk": keys.TENANTS_PK, "sk": keys.tenant_pk(tenant_id)}).get("Item")
+    item = (
+        aws.table(table_name)
+        .get_item(Key={"pk": keys.TENANTS_PK, "sk": keys.tenant_pk(tenant_id)})
+        .get("Item")
+    )
     return Tenant.model_validate(item) if item else None
 
 
@@ -86,5 +90,9 @@ def put_storefront_key(
 
 
 def lookup_storefront_key(table_name: str, api_key: str) -> StorefrontKey | None:
-    item = aws.table(table_name).get_item(Key={"pk": keys.api_key_pk(hash_api_key(api_key)), "sk": "KEY"}).get("Item")
+    item = (
+        aws.table(table_name)
+        .get_item(Key={"pk": keys.api_key_pk(hash_api_key(api_key)), "sk": "KEY"})
+        .get("Item")
+    )
     return StorefrontKey.model_validate(item) if item else None
