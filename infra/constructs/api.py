@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_logs as logs
@@ -17,6 +19,15 @@ from infra.definitions import (
 )
 
 API_KEY_HEADER = "x-api-key"
+GATEWAY_ERRORS = (
+    (apigw.ResponseType.UNAUTHORIZED, 401, "unauthorized", "missing or unknown API key"),
+    (apigw.ResponseType.ACCESS_DENIED, 403, "forbidden", "this key may not call this route"),
+    # API Gateway reports an unknown path as a missing token; it is an unknown route.
+    (apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, 404, "route_not_found", "no such route"),
+    (apigw.ResponseType.THROTTLED, 429, "throttled", "too many requests"),
+    (apigw.ResponseType.REQUEST_TOO_LARGE, 413, "payload_too_large", "request body too large"),
+    (apigw.ResponseType.DEFAULT_5_XX, 500, "internal_error", "internal error"),
+)
 AUTHORIZER_CACHE_SECONDS = 300
 STAGE_NAME = "live"
 
@@ -58,6 +69,19 @@ class Api(Construct):
             ),
         )
 
+        # API Gateway's own answers follow the same error contract as the handlers
+        # (the local gateway emulation answers identically).
+        for response_type, status, code, message in GATEWAY_ERRORS:
+            self.rest_api.add_gateway_response(
+                f"Gateway{code.title().replace('_', '')}",
+                type=response_type,
+                status_code=str(status),
+                response_headers={"Content-Type": "'application/json'"},
+                templates={
+                    "application/json": json.dumps({"error": {"code": code, "message": message, "field": None}})
+                },
+            )
+
         self.authorizer = apigw.RequestAuthorizer(
             self,
             "ApiKeyAuthorizer",
@@ -91,7 +115,7 @@ class Api(Construct):
             self.rest_api,
             "AwsSolutions-APIG2",
             "Requests are validated in the handlers (Powertools event handler with enable_validation and "
-            "pydantic models), which return 422 with field errors; a second schema here would drift.",
+            "pydantic models), which answer 400 with the field in error; a second schema here would drift.",
         )
         acknowledge(
             self.rest_api,

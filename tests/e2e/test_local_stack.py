@@ -80,3 +80,32 @@ def _subject(path: Path) -> str:
         if line.startswith("Subject: "):
             return line[len("Subject: ") :]
     return ""
+
+
+def test_demo_scenario_leaves_a_report_in_the_outbox(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(root), str(root / "functions"), str(root / "layers/common/python")]
+        ),
+    }
+    outbox = tmp_path / "outbox"
+    result = subprocess.run(  # noqa: S603 - runs this repository's own module
+        [sys.executable, "-m", "infra.local.demo", "--members", "40", "--days", "5", "--outbox", str(outbox)],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "dead letters       0" in result.stdout
+    reports = [p for p in outbox.glob("*.eml") if "daily-report" in p.name]
+    assert len(reports) == 5
+    assert any("orders" in p.read_text() and "Points issued" in p.read_text() for p in reports)

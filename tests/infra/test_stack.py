@@ -513,3 +513,14 @@ def test_api_5xx_alarm(resources):
     assert alarms[0]["Namespace"] == "AWS/ApiGateway"
     assert {d["Name"] for d in alarms[0]["Dimensions"]} == {"ApiName", "Stage"}
     _assert_alarm_shape(resources, alarms[0])
+
+
+def test_gateway_errors_follow_the_error_contract(template) -> None:  # type: ignore[no-untyped-def]
+    import json as _json
+
+    responses = template.find_resources("AWS::ApiGateway::GatewayResponse")
+    by_type = {r["Properties"]["ResponseType"]: r["Properties"] for r in responses.values()}
+    assert by_type["UNAUTHORIZED"]["StatusCode"] == "401"
+    assert by_type["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"
+    body = _json.loads(by_type["UNAUTHORIZED"]["ResponseTemplates"]["application/json"])
+    assert body == {"error": {"code": "unauthorized", "message": "missing or unknown API key", "field": None}}
