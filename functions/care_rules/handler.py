@@ -30,10 +30,6 @@ class BirthdayRun(BaseModel):
     failed: int = 0
 
 
-class JobFailed(Exception):
-    """Some deliveries failed; the run is reported failed so it is retried and dead-lettered."""
-
-
 def run_birthdays(invocation: ScheduledInvocation) -> BirthdayRun:
     settings = get_settings()
     table = settings.require("loyalty_table")
@@ -74,7 +70,7 @@ def run_birthdays(invocation: ScheduledInvocation) -> BirthdayRun:
     metrics.add_metric(name="BirthdayGreetingsSent", unit=MetricUnit.Count, value=run.sent)
     if run.failed:
         metrics.add_metric(name="BirthdayGreetingsFailed", unit=MetricUnit.Count, value=run.failed)
-        raise JobFailed(f"{run.failed} birthday greetings failed")
+        raise jobs.JobFailed(f"{run.failed} birthday greetings failed")
     return run
 
 
@@ -82,7 +78,4 @@ def run_birthdays(invocation: ScheduledInvocation) -> BirthdayRun:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    invocation = ScheduledInvocation.model_validate(event)
-    if invocation.job != JOB:
-        raise ValueError(f"unknown job {invocation.job}")
-    return run_birthdays(invocation).model_dump()
+    return run_birthdays(jobs.invocation_for(event, JOB)).model_dump()

@@ -70,7 +70,4 @@ def run_daily_reports(invocation: ScheduledInvocation) -> ReportRun:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    invocation = ScheduledInvocation.model_validate(event)
-    if invocation.job != JOB:
-        raise ValueError(f"unknown job {invocation.job}")
-    return run_daily_reports(invocation).model_dump()
+    return run_daily_reports(jobs.invocation_for(event, JOB)).model_dump()

@@ -9,7 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from loyalty import keys, tenants
+from loyalty import jobs, keys, tenants
 from loyalty.jobs import ScheduledInvocation
 from loyalty.once import deliver_once
 from loyalty.settings import get_settings
@@ -27,10 +27,6 @@ JOB = "escalate"
 class EscalationRun(BaseModel):
     escalated: int = 0
     failed: int = 0
-
-
-class JobFailed(Exception):
-    """Some escalations could not be sent; they stay due and are retried."""
 
 
 def run_escalations(invocation: ScheduledInvocation) -> EscalationRun:
@@ -60,7 +56,7 @@ def run_escalations(invocation: ScheduledInvocation) -> EscalationRun:
                 run.escalated += 1
     metrics.add_metric(name="TicketsEscalated", unit=MetricUnit.Count, value=run.escalated)
     if run.failed:
-        raise JobFailed(f"{run.failed} escalations failed")
+        raise jobs.JobFailed(f"{run.failed} escalations failed")
     return run
 
 
@@ -68,7 +64,4 @@ def run_escalations(invocation: ScheduledInvocation) -> EscalationRun:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    invocation = ScheduledInvocation.model_validate(event)
-    if invocation.job != JOB:
-        raise ValueError(f"unknown job {invocation.job}")
-    return run_escalations(invocation).model_dump()
+    return run_escalations(jobs.invocation_for(event, JOB)).model_dump()

@@ -32,6 +32,10 @@ AUTHORIZER_CACHE_SECONDS = 300
 STAGE_NAME = "live"
 
 
+def _error_body(code: str, message: str) -> dict[str, dict[str, str | None]]:
+    return {"error": {"code": code, "message": message, "field": None}}
+
+
 class Api(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, functions: Functions) -> None:
         super().__init__(scope, construct_id)
@@ -78,7 +82,9 @@ class Api(Construct):
                 status_code=str(status),
                 response_headers={"Content-Type": "'application/json'"},
                 templates={
-                    "application/json": json.dumps({"error": {"code": code, "message": message, "field": None}})
+                    "application/json": json.dumps(
+                        {"error": {"code": code, "message": message, "field": None}}
+                    )
                 },
             )
 

@@ -67,8 +67,7 @@ def test_leap_day_birthdays_are_greeted_on_28_february(aws: Env) -> None:
 def test_a_failed_send_is_retried_by_the_next_run_and_fails_loudly(
     aws: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from care_rules import handler
-    from loyalty import emailer
+    from loyalty import emailer, jobs
 
     _register(aws, registration("r-1", "ann", birthday="1990-03-10"))
     real_send = emailer.send
@@ -77,7 +76,7 @@ def test_a_failed_send_is_retried_by_the_next_run_and_fails_loudly(
         raise ConnectionError("SES unavailable")
 
     monkeypatch.setattr(emailer, "send", broken)
-    with pytest.raises(handler.JobFailed):
+    with pytest.raises(jobs.JobFailed):
         aws.run_job("CareRules", "birthdays", NINE_BERLIN)
     assert _greetings(aws) == []
     monkeypatch.setattr(emailer, "send", real_send)

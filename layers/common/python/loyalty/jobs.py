@@ -5,6 +5,7 @@ successful run, so a missed or failed run in AWS loses nothing."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
@@ -24,6 +25,19 @@ class ScheduledInvocation(BaseModel):
     @property
     def at(self) -> datetime:
         return parse_rfc3339(self.scheduled_time)
+
+
+class JobFailed(Exception):
+    """Part of a scheduled run failed. Raised at the end of the run, after the
+    rest was done, so Lambda retries the invocation and then dead-letters it."""
+
+
+def invocation_for(event: dict[str, Any], job: str) -> ScheduledInvocation:
+    """The schedule payload, checked to be for ``job``."""
+    invocation = ScheduledInvocation.model_validate(event)
+    if invocation.job != job:
+        raise ValueError(f"this function runs {job!r}, not {invocation.job!r}")
+    return invocation
 
 
 def last_done_day(table_name: str, tenant_id: str, job: str) -> date | None:
