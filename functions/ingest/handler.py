@@ -22,6 +22,7 @@ from loyalty.api import (
     create_resolver,
     error_response,
     json_response,
+    oversized,
     request_time,
 )
 from loyalty.settings import get_settings
@@ -32,6 +33,7 @@ metrics = Metrics(namespace="Loyalty", service="ingest")
 app = create_resolver(logger, union_tags=UNION_TAGS)
 
 _SINGLE_STATUS = {"accepted": 202, "duplicate": 200}
+MAX_BODY_BYTES = 1024 * 1024  # 100 events of up to ~10 KB each
 
 
 @app.post(
@@ -81,4 +83,4 @@ def post_events(body: Annotated[EventsRequest, Body()]) -> Response[Any]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return oversized(event, MAX_BODY_BYTES) or app.resolve(event, context)

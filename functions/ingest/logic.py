@@ -18,7 +18,20 @@ from loyalty.timeutil import iso, local_day
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 # Event types listed in the daily activity index (read by the daily report).
-DAY_INDEXED_TYPES = frozenset({"order.placed", "order.refunded", "member.registered"})
+DAY_INDEXED_TYPES = frozenset(
+    {
+        "order.placed",
+        "order.refunded",
+        "order.cancelled",
+        "member.registered",
+        "review.submitted",
+        "survey.answered",
+        "referral.completed",
+    }
+)
+# High-volume behaviour events expire; everything else is kept (the stored event
+# is also the idempotency record, so ids stay unique for at least this long).
+RETENTION = {"page.viewed": timedelta(days=90), "cart.updated": timedelta(days=90)}
 
 _EVENT_ADAPTER: TypeAdapter[EventIn] = TypeAdapter(EventIn)
 
@@ -35,6 +48,7 @@ class StoredEvent:
     data: dict[str, Any]
     payload_hash: str
     day: str  # the occurred_at day in the program's time zone
+    expires_at: datetime | None = None
 
 
 class EventStore(Protocol):
@@ -61,6 +75,7 @@ def to_stored(event: EventIn, tenant_id: str, now: datetime, tz: ZoneInfo) -> St
         data=event.data.model_dump(mode="json", exclude_none=True),
         payload_hash=payload_hash(event),
         day=local_day(event.occurred_at, tz).isoformat(),
+        expires_at=now + RETENTION[event.type] if event.type in RETENTION else None,
     )
 
 

@@ -30,6 +30,8 @@ def event_item(event: StoredEvent) -> dict[str, Any]:
         "gsi1pk": keys.member_pk(event.tenant_id, event.member_id),
         "gsi1sk": f"{occurred}#{event.event_id}",
     }
+    if event.expires_at is not None:
+        item["expires_at"] = int(event.expires_at.timestamp())
     if event.type in DAY_INDEXED_TYPES:
         item.update(
             keys.day_index(event.tenant_id, event.day, event.event_id, event.type, occurred, event.event_id)

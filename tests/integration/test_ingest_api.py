@@ -113,3 +113,76 @@ def test_tenants_are_isolated(aws: Env) -> None:
 def test_unknown_route_and_method(aws: Env) -> None:
     assert aws.call("GET", "/v1/nothing").status == 404
     assert aws.call("DELETE", "/v1/events").status == 405
+
+
+def _typed(event_type: str, data: dict, event_id: str = "t-1") -> dict:
+    return {
+        "event_id": event_id,
+        "type": event_type,
+        "occurred_at": "2026-03-10T09:00:00Z",
+        "member_id": "m-1",
+        "channel": "app",
+        "data": data,
+    }
+
+
+@pytest.mark.parametrize(
+    ("event_type", "data"),
+    [
+        ("order.cancelled", {"order_id": "o-1", "reason": "changed mind"}),
+        ("page.viewed", {"url": "https://shop.example/boots", "title": "Boots"}),
+        (
+            "cart.updated",
+            {
+                "cart_id": "c-1",
+                "currency": "EUR",
+                "items": [{"sku": "boot-42", "quantity": 1, "unit_price": "99.00"}],
+            },
+        ),
+        ("review.submitted", {"review_id": "r-1", "sku": "boot-42", "rating": 5}),
+        ("survey.answered", {"survey_id": "s-1", "kind": "nps", "score": 0}),
+        ("survey.answered", {"survey_id": "s-2", "kind": "csat", "score": 5}),
+        ("referral.completed", {"referral_id": "ref-1", "referred_member_id": "m-2"}),
+        ("member.updated", {"phone": "+4915112345678", "owner": "rep-7", "birthday": "--02-29"}),
+    ],
+)
+def test_every_event_type_is_accepted(aws: Env, event_type: str, data: dict) -> None:
+    response = aws.call("POST", "/v1/events", _typed(event_type, data))
+    assert response.status == 202, response.json()
+
+
+@pytest.mark.parametrize(
+    ("event_type", "data", "field"),
+    [
+        ("survey.answered", {"survey_id": "s", "kind": "nps", "score": 11}, "data"),
+        ("survey.answered", {"survey_id": "s", "kind": "csat", "score": 0}, "data"),
+        ("review.submitted", {"review_id": "r", "rating": 6}, "data.rating"),
+        ("member.updated", {"birthday": "1990-02-30"}, "data.birthday"),
+        ("member.updated", {"time_zone": "Mars/Olympus"}, "data.time_zone"),
+        ("member.updated", {"phone": "0151 123"}, "data.phone"),
+        ("order.placed", {"order_id": "o", "currency": "eur", "total": "1.00"}, "data.currency"),
+        ("order.placed", {"order_id": "o", "currency": "EUR", "total": "-1.00"}, "data.total"),
+    ],
+)
+def test_bad_event_data_is_rejected_with_its_field(aws: Env, event_type: str, data: dict, field: str) -> None:
+    response = aws.call("POST", "/v1/events", _typed(event_type, data))
+    assert response.status == 400
+    assert response.json()["error"]["field"] == field
+
+
+def test_page_views_expire_and_orders_are_kept(aws: Env) -> None:
+    aws.call("POST", "/v1/events", _typed("page.viewed", {"url": "https://shop.example/"}, "pv-1"))
+    aws.call("POST", "/v1/events", order_event("o-keep", "m-1", "1.00"))
+    table = aws.table("EVENTS_TABLE")
+    viewed = table.get_item(Key={"pk": "T#demo#E#pv-1", "sk": "EVENT"})["Item"]
+    assert int(viewed["expires_at"]) == int(aws.now.timestamp()) + 90 * 86400
+    assert "expires_at" not in table.get_item(Key={"pk": "T#demo#E#o-keep", "sk": "EVENT"})["Item"]
+
+
+def test_body_over_one_mebibyte_is_413_and_stores_nothing(aws: Env) -> None:
+    big = _typed("page.viewed", {"url": "https://shop.example/" + "a" * 2000}, "big-0")
+    events = [{**big, "event_id": f"big-{i}"} for i in range(600)]
+    response = aws.call("POST", "/v1/events", {"events": events})
+    assert response.status == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+    assert "Item" not in aws.table("EVENTS_TABLE").get_item(Key={"pk": "T#demo#E#big-0", "sk": "EVENT"})

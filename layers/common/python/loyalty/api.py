@@ -106,6 +106,22 @@ def create_resolver(logger: Logger, union_tags: frozenset[str] = frozenset()) ->
     return app
 
 
+def oversized(event: dict[str, Any], limit_bytes: int) -> dict[str, Any] | None:
+    """A 413 proxy response when the request body exceeds ``limit_bytes``, checked
+    before any parsing so an oversized body is never truncated or half-read."""
+    body = event.get("body") or ""
+    if len(body.encode("utf-8")) <= limit_bytes:
+        return None
+    return {
+        "statusCode": 413,
+        "headers": {"Content-Type": "application/json"},
+        "body": ErrorResponse(
+            error=ErrorDetail(code="payload_too_large", message=f"request body exceeds {limit_bytes} bytes")
+        ).model_dump_json(),
+        "isBase64Encoded": False,
+    }
+
+
 @dataclass(frozen=True)
 class Caller:
     tenant_id: str
