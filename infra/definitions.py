@@ -154,7 +154,7 @@ INGEST_API = FunctionDef(
     handler="ingest.handler.lambda_handler",
     description="Accepts storefront events",
     tables={"EventsTable": "write"},
-    routes=(RouteDef("POST", "/v1/events"),),
+    routes=(RouteDef("POST", "/v1/events"), RouteDef("GET", "/v1/members/{member_id}/events")),
 )
 
 INGEST_PROJECTOR = FunctionDef(

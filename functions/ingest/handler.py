@@ -6,18 +6,26 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ingest import logic
-from ingest.models import UNION_TAGS, EventBatch, EventsRequest, EventsResponse
+from ingest import logic, timeline
+from ingest.models import (
+    UNION_TAGS,
+    EventBatch,
+    EventsRequest,
+    EventsResponse,
+    TimelineEvent,
+    TimelineResponse,
+)
 from ingest.repository import DynamoEventStore
 from loyalty.api import (
     ERROR_RESPONSES,
     SECURITY,
     ErrorResponse,
+    MemberId,
     caller,
     create_resolver,
     error_response,
@@ -77,6 +85,26 @@ def post_events(body: Annotated[EventsRequest, Body()]) -> Response[Any]:
         )
     error = result.errors[0]
     return error_response(409 if result.status == "conflict" else 400, error.code, error.message, error.field)
+
+
+@app.get(
+    "/v1/members/<member_id>/events",
+    summary="The member's timeline, newest first",
+    responses={200: json_response("One page of events", TimelineResponse), **ERROR_RESPONSES},
+    security=SECURITY,
+    tags=["members"],
+)
+def get_timeline(
+    member_id: MemberId,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> TimelineResponse:
+    items, next_cursor = timeline.member_events(
+        get_settings().require("events_table"), caller(app).tenant_id, member_id, limit, cursor
+    )
+    return TimelineResponse(
+        events=[TimelineEvent.model_validate(item) for item in items], next_cursor=next_cursor
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

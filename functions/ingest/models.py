@@ -276,3 +276,16 @@ class EventResult(BaseModel):
 
 class EventsResponse(BaseModel):
     results: list[EventResult]
+
+
+class TimelineEvent(BaseModel):
+    event_id: str
+    type: str
+    occurred_at: str
+    channel: str
+    data: dict[str, Any]
+
+
+class TimelineResponse(BaseModel):
+    events: list[TimelineEvent]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last page")

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from loyalty.api import ERROR_RESPONSES, SECURITY, ErrorResponse, caller, create_resolver, json_response
+from loyalty.api import (
+    ERROR_RESPONSES,
+    SECURITY,
+    ErrorResponse,
+    MemberId,
+    caller,
+    create_resolver,
+    json_response,
+)
 from loyalty.errors import NotFound
 from loyalty.settings import get_settings
 from points.models import MemberOut
@@ -20,8 +27,6 @@ logger = Logger(service="points")
 tracer = Tracer(service="points")
 metrics = Metrics(namespace="Loyalty", service="points")
 app = create_resolver(logger)
-
-MemberId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@/+\-]+$")]
 
 
 @app.get(

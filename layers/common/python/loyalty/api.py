@@ -5,18 +5,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, SecurityScheme
+from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel
 
 from loyalty.errors import DomainError, Unauthorized
 from loyalty.timeutil import from_epoch_ms
+
+ID_PATTERN = r"^[A-Za-z0-9._:@/+\-]+$"
+MemberId = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN, description="Member id")]
 
 API_TITLE = "Loyalty and care automation API"
 API_VERSION = "1.0.0"

@@ -1,0 +1,29 @@
+"""Data access for the member timeline: Query of the events table's gsi1."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loyalty import aws, cursor, keys
+
+TIMELINE_KEYS = ("gsi1pk", "gsi1sk", "pk", "sk")
+
+
+def member_events(
+    table_name: str, tenant: str, member: str, limit: int, start: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the member's events, newest first, and the cursor for the next."""
+    partition = keys.member_pk(tenant, member)
+    kwargs: dict[str, Any] = {
+        "IndexName": "gsi1",
+        "KeyConditionExpression": "gsi1pk = :pk",
+        "ExpressionAttributeValues": {":pk": partition},
+        "ScanIndexForward": False,
+        "Limit": limit,
+    }
+    start_key = cursor.decode(start, TIMELINE_KEYS, {"gsi1pk": partition})
+    if start_key is not None:
+        kwargs["ExclusiveStartKey"] = start_key
+    page = aws.table(table_name).query(**kwargs)
+    last = page.get("LastEvaluatedKey")
+    return page["Items"], cursor.encode({k: last[k] for k in TIMELINE_KEYS} if last else None)
