@@ -19,8 +19,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # the ``constructs`` library: import from the repository root instead.
 _INFRA_DIR = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _INFRA_DIR]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+# The program configuration is validated at synth time with the shared layer's model.
+for _path in (REPO_ROOT, REPO_ROOT / "layers" / "common" / "python"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 from aws_cdk import App, Validations  # noqa: E402
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks  # noqa: E402

@@ -11,6 +11,7 @@ Plain dataclasses only: no CDK or boto3 import here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 # Shared runtime constants for every function.
 PYTHON_RUNTIME = "python3.13"
@@ -157,6 +158,18 @@ INGEST_API = FunctionDef(
     routes=(RouteDef("POST", "/v1/events"), RouteDef("GET", "/v1/members/{member_id}/events")),
 )
 
+MEMBERS_API = FunctionDef(
+    logical_id="MembersApi",
+    handler="ingest.members.lambda_handler",
+    description="Member 360 view, profile updates and erasure",
+    tables={"LoyaltyTable": "write", "EventsTable": "write"},
+    routes=(
+        RouteDef("GET", "/v1/members/{member_id}"),
+        RouteDef("PUT", "/v1/members/{member_id}"),
+        RouteDef("DELETE", "/v1/members/{member_id}"),
+    ),
+)
+
 INGEST_PROJECTOR = FunctionDef(
     logical_id="IngestProjector",
     handler="ingest.projector.lambda_handler",
@@ -168,14 +181,6 @@ INGEST_PROJECTOR = FunctionDef(
         max_retries=3,
         event_types=("member.registered", "member.updated", "order.placed"),
     ),
-)
-
-POINTS_API = FunctionDef(
-    logical_id="PointsApi",
-    handler="points.handler.lambda_handler",
-    description="Member balances",
-    tables={"LoyaltyTable": "read"},
-    routes=(RouteDef("GET", "/v1/members/{member_id}"),),
 )
 
 POINTS_EARN = FunctionDef(
@@ -237,8 +242,8 @@ REPORTS = FunctionDef(
 FUNCTIONS: tuple[FunctionDef, ...] = (
     AUTHORIZER,
     INGEST_API,
+    MEMBERS_API,
     INGEST_PROJECTOR,
-    POINTS_API,
     POINTS_EARN,
     CARE_RULES,
     TICKETS_API,
@@ -256,6 +261,19 @@ def table(logical_id: str) -> TableDef:
     raise KeyError(logical_id)
 
 
+CONFIG_FILE = Path(__file__).resolve().parent.parent / "config" / "program.yaml"
+
+
+def program_config_json() -> str:
+    """config/program.yaml, validated, as compact JSON for the PROGRAM_CONFIG variable."""
+    import yaml
+
+    from loyalty.program import ProgramConfig
+
+    config = ProgramConfig.model_validate(yaml.safe_load(CONFIG_FILE.read_text()) or {})
+    return config.model_dump_json(exclude_defaults=False)
+
+
 def function_environment(fn: FunctionDef) -> dict[str, str]:
     """Environment variables a function gets besides resource names filled in
     by the deployer (table names, bucket name)."""
@@ -263,6 +281,7 @@ def function_environment(fn: FunctionDef) -> dict[str, str]:
         "POWERTOOLS_SERVICE_NAME": fn.package,
         "POWERTOOLS_METRICS_NAMESPACE": "Loyalty",
         "PROGRAM_TIME_ZONE": PROGRAM_TIME_ZONE,
+        "PROGRAM_CONFIG": program_config_json(),
     }
     if fn.sends_email:
         env["SENDER_EMAIL"] = SENDER_EMAIL

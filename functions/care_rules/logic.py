@@ -30,7 +30,9 @@ def days_to_process(last_done: date | None, today: date) -> list[date]:
 
 
 def has_email_consent(profile: dict[str, Any]) -> bool:
-    consent = (profile.get("consent") or {}).get("email") or {}
+    """The member's email consent (stored per channel as ``consent_email``); a
+    withdrawal (granted false) keeps its timestamp and blocks sending."""
+    consent = profile.get("consent_email") or {}
     return bool(consent.get("granted"))
 
 

@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ingest import projection
 from ingest.profile_store import ProfileStore
+from loyalty.program import get_program
 from loyalty.settings import get_settings
 from loyalty.streams import new_image
 
@@ -31,10 +32,13 @@ def handle_record(record: DynamoDBRecord) -> None:
     tenant, member, kind = image["tenant_id"], image["member_id"], image["type"]
     if kind in ("member.registered", "member.updated"):
         changes = projection.profile_changes(image.get("data") or {})
-        store.upsert_profile(tenant, member, changes, at=image["occurred_at"])
+        if kind == "member.registered":
+            changes["registered_at"] = image["occurred_at"]
+        store.apply_profile(tenant, member, changes, at=image["occurred_at"])
     elif kind == "order.placed":
         total = Decimal(str(image["data"]["total"]))
-        store.record_order(tenant, member, image["event_id"], image["occurred_at"], total)
+        window = get_program().order_window_days
+        store.record_order(tenant, member, image["event_id"], image["occurred_at"], total, window)
     else:
         raise ValueError(f"projector received unexpected event type {kind}")
 

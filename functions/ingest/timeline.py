@@ -27,3 +27,29 @@ def member_events(
     page = aws.table(table_name).query(**kwargs)
     last = page.get("LastEvaluatedKey")
     return page["Items"], cursor.encode({k: last[k] for k in TIMELINE_KEYS} if last else None)
+
+
+PERSONAL_EVENT_TYPES = ("member.registered", "member.updated")
+
+
+def scrub_personal_data(table_name: str, tenant: str, member: str) -> int:
+    """Erasure: empty the data of the member's profile events (the only events that
+    carry personal data), page by page through the timeline index. Returns how
+    many events the member has (0 means unknown). Orders keep their data: it holds
+    no personal data and the ledger and reports account for it."""
+    table = aws.table(table_name)
+    count = 0
+    start: str | None = None
+    while True:
+        items, start = member_events(table_name, tenant, member, 100, start)
+        count += len(items)
+        for item in items:
+            if item["type"] in PERSONAL_EVENT_TYPES and item.get("data"):
+                table.update_item(
+                    Key={"pk": item["pk"], "sk": item["sk"]},
+                    UpdateExpression="SET #d = :empty, erased = :true",
+                    ExpressionAttributeNames={"#d": "data"},
+                    ExpressionAttributeValues={":empty": {}, ":true": True},
+                )
+        if start is None:
+            return count

@@ -49,11 +49,3 @@ def earn_for_order(
         day=day,
         reason=f"order {order_id}",
     )
-
-
-@dataclass(frozen=True)
-class Balance:
-    available: int = 0
-    pending: int = 0
-    held: int = 0
-    lifetime_earned: int = 0

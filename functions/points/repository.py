@@ -6,9 +6,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from loyalty import aws, keys
+from loyalty import keys
 from loyalty.dynamo import cancellation_codes, transact_write
-from points.logic import Balance, LedgerEntry
+from points.logic import LedgerEntry
 
 
 class PointsStore:
@@ -78,22 +78,3 @@ class PointsStore:
                 return False
             raise
         return True
-
-    def member_items(self, tenant: str, member: str) -> dict[str, dict[str, Any]]:
-        """Profile, stats and balance in one Query (the member's '#' items)."""
-        page = aws.table(self._table_name).query(
-            KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
-            ExpressionAttributeValues={":pk": keys.member_pk(tenant, member), ":lo": "#", ":hi": "#~"},
-        )
-        return {item["sk"]: item for item in page["Items"]}
-
-
-def balance_from_item(item: dict[str, Any] | None) -> Balance:
-    if not item:
-        return Balance()
-    return Balance(
-        available=int(item.get("available", 0)),
-        pending=int(item.get("pending", 0)),
-        held=int(item.get("held", 0)),
-        lifetime_earned=int(item.get("lifetime_earned", 0)),
-    )

@@ -48,7 +48,29 @@ class TicketStore:
                 ticket.tenant_id, day, ticket.ticket_id, "ticket.opened", ticket.created_at, ticket.ticket_id
             ),
         }
-        self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+        if ticket.member_id is None:
+            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+            return
+        # The member's open-ticket marker sits among the member's '#' items, so the
+        # member view counts open tickets in the same single Query.
+        marker = {
+            "pk": keys.member_pk(ticket.tenant_id, ticket.member_id),
+            "sk": f"#TICKET#{ticket.ticket_id}",
+            "kind": "open_ticket",
+            "opened_at": ticket.created_at,
+        }
+        transact_write(
+            [
+                {
+                    "Put": {
+                        "TableName": self._table.name,
+                        "Item": item,
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {"Put": {"TableName": self._table.name, "Item": marker}},
+            ]
+        )
 
     def get(self, tenant: str, ticket_id: str) -> Ticket | None:
         item = self._table.get_item(Key={"pk": keys.ticket_pk(tenant, ticket_id), "sk": TICKET_SK}).get(

@@ -28,7 +28,6 @@ from infra.definitions import (
     AUTHORIZER,
     FUNCTIONS,
     LOG_RETENTION_DAYS,
-    POINTS_API,
     PYTHON_RUNTIME,
     SENDER_EMAIL,
     TABLES,
@@ -348,8 +347,8 @@ def test_table_access_matches_definition(resources, fn: FunctionDef):
             assert {"dynamodb:GetItem", "dynamodb:Query"} | DYNAMO_WRITE_ACTIONS <= granted
 
 
-def test_points_api_is_read_only_and_cannot_email(resources):
-    actions = all_actions(function_statements(resources, POINTS_API.logical_id))
+def test_authorizer_is_read_only_and_cannot_email(resources):
+    actions = all_actions(function_statements(resources, AUTHORIZER.logical_id))
     assert not actions & DYNAMO_WRITE_ACTIONS
     assert not {a for a in actions if a.startswith("ses:") or a.startswith("s3:")}
 

@@ -76,8 +76,8 @@ def test_money_is_never_a_float() -> None:
 
 
 def test_stats_keep_event_time_order() -> None:
-    stats = apply_order(MemberStats(), "2026-03-05T00:00:00.000Z", Decimal("10"))
-    stats = apply_order(stats, "2026-03-01T00:00:00.000Z", Decimal("5.55"))
+    stats = apply_order(MemberStats(), "2026-03-05T00:00:00.000Z", Decimal("10"), 365)
+    stats = apply_order(stats, "2026-03-01T00:00:00.000Z", Decimal("5.55"), 365)
     assert (stats.orders_count, stats.total_spend) == (2, Decimal("15.55"))
     assert stats.first_order_at == "2026-03-01T00:00:00.000Z"
     assert stats.last_order_at == "2026-03-05T00:00:00.000Z"
@@ -116,15 +116,12 @@ def test_greeting_requires_address_and_consent() -> None:
         "member_id": "m",
         "email": "a@b.example",
         "name": "<Ann>",
-        "consent": {"email": {"granted": True, "at": "x"}},
+        "consent_email": {"granted": True, "at": "x"},
     }
     greeting = care.greeting_for("t", profile, date(2026, 3, 10))
     assert greeting is not None and greeting.claim_key == "CARE#birthday#2026"
     assert greeting.email.html is not None and "&lt;Ann&gt;" in greeting.email.html
-    assert (
-        care.greeting_for("t", {**profile, "consent": {"email": {"granted": False}}}, date(2026, 3, 10))
-        is None
-    )
+    assert care.greeting_for("t", {**profile, "consent_email": {"granted": False}}, date(2026, 3, 10)) is None
     assert care.greeting_for("t", {**profile, "email": None}, date(2026, 3, 10)) is None
 
 

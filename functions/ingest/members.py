@@ -1,0 +1,107 @@
+"""Members API: the 360 view, profile updates, and erasure on request."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ingest import member_view, projection, timeline
+from ingest.member_models import MemberOut, MemberUpdate
+from ingest.profile_store import ProfileStore
+from loyalty.api import (
+    ERROR_RESPONSES,
+    SECURITY,
+    ErrorResponse,
+    MemberId,
+    caller,
+    create_resolver,
+    json_response,
+    request_time,
+)
+from loyalty.errors import Conflict, NotFound
+from loyalty.program import get_program
+from loyalty.settings import get_settings
+from loyalty.timeutil import iso
+
+logger = Logger(service="ingest")
+tracer = Tracer(service="ingest")
+metrics = Metrics(namespace="Loyalty", service="ingest")
+app = create_resolver(logger)
+
+_UNKNOWN = json_response("Unknown member", ErrorResponse)
+
+
+def _view(tenant: str, member_id: str) -> MemberOut:
+    items = ProfileStore(get_settings().require("loyalty_table")).member_items(tenant, member_id)
+    view = member_view.build_view(member_id, items, request_time(app), get_program())
+    if view is None:
+        raise NotFound("no such member", field="member_id")
+    return view
+
+
+@app.get(
+    "/v1/members/<member_id>",
+    summary="The member 360 view: profile, tier, points, stats, RFM, lifecycle stage, tags, open tickets",
+    responses={200: json_response("The member", MemberOut), 404: _UNKNOWN, **ERROR_RESPONSES},
+    security=SECURITY,
+    tags=["members"],
+)
+def get_member(member_id: MemberId) -> MemberOut:
+    return _view(caller(app).tenant_id, member_id)
+
+
+@app.put(
+    "/v1/members/<member_id>",
+    summary="Create or update a member's profile; absent fields stay as they were",
+    responses={
+        200: json_response("The member after the update", MemberOut),
+        409: json_response("The member's personal data was erased", ErrorResponse),
+        **ERROR_RESPONSES,
+    },
+    security=SECURITY,
+    tags=["members"],
+)
+def put_member(member_id: MemberId, body: Annotated[MemberUpdate, Body()]) -> MemberOut:
+    tenant = caller(app).tenant_id
+    changes = projection.profile_changes(body.model_dump(mode="json", exclude_none=True))
+    stored = ProfileStore(get_settings().require("loyalty_table")).apply_profile(
+        tenant, member_id, changes, at=iso(request_time(app))
+    )
+    if stored is None and changes:
+        raise Conflict("this member's personal data was erased on request", code="member_erased")
+    metrics.add_metric(name="ProfilesUpdated", unit=MetricUnit.Count, value=1)
+    return _view(tenant, member_id)
+
+
+@app.delete(
+    "/v1/members/<member_id>",
+    summary="Erase the member's personal data (the anonymised ledger and orders are kept)",
+    responses={204: {"description": "Erased (also when already erased)"}, 404: _UNKNOWN, **ERROR_RESPONSES},
+    security=SECURITY,
+    tags=["members"],
+)
+def delete_member(member_id: MemberId) -> Response[Any]:
+    tenant = caller(app).tenant_id
+    settings = get_settings()
+    store = ProfileStore(settings.require("loyalty_table"))
+    known = store.member_items(tenant, member_id)
+    scrubbed = timeline.scrub_personal_data(settings.require("events_table"), tenant, member_id)
+    if not known and not scrubbed:
+        raise NotFound("no such member", field="member_id")
+    store.erase(tenant, member_id, iso(request_time(app)))
+    logger.info("member erased", extra={"events_scrubbed": scrubbed})
+    metrics.add_metric(name="MembersErased", unit=MetricUnit.Count, value=1)
+    return Response(204, "application/json", "")
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)
