@@ -62,6 +62,9 @@ class StreamSourceDef:
     event_types: tuple[str, ...] = ()
     # Lambda event filter on the new image attribute ``kind``.
     kinds: tuple[str, ...] = ()
+    # Lambda event filter on the record's eventName. New events only by default:
+    # an erasure rewrites stored events (MODIFY), which must not be replayed.
+    event_names: tuple[str, ...] = ("INSERT",)
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,12 @@ def filter_pattern(stream: StreamSourceDef) -> dict[str, Any] | None:
         new_image["type"] = {"S": lambda_.FilterRule.or_(*stream.event_types)}
     if stream.kinds:
         new_image["kind"] = {"S": lambda_.FilterRule.or_(*stream.kinds)}
-    if not new_image:
-        return None
-    return {"dynamodb": {"NewImage": new_image}}
+    pattern: dict[str, Any] = {}
+    if stream.event_names:
+        pattern["eventName"] = lambda_.FilterRule.or_(*stream.event_names)
+    if new_image:
+        pattern["dynamodb"] = {"NewImage": new_image}
+    return pattern or None
 
 
 class StreamSubscriptions(Construct):

@@ -18,7 +18,10 @@ from infra.local.runtime import Handler, invoke
 
 
 def matches(source: StreamSourceDef, record: dict[str, Any]) -> bool:
-    """Lambda event filtering on the new image's ``type`` / ``kind`` string attributes."""
+    """Lambda event filtering: the record's eventName and the new image's ``type`` /
+    ``kind`` string attributes."""
+    if source.event_names and record.get("eventName") not in source.event_names:
+        return False
     image = record.get("dynamodb", {}).get("NewImage") or {}
     if source.event_types and image.get("type", {}).get("S") not in source.event_types:
         return False

@@ -190,7 +190,12 @@ def test_stream_subscription(resources, fn: FunctionDef):
         new_image["type"] = {"S": list(fn.stream.event_types)}
     if fn.stream.kinds:
         new_image["kind"] = {"S": list(fn.stream.kinds)}
-    assert patterns == ([{"dynamodb": {"NewImage": new_image}}] if new_image else [])
+    expected: dict[str, Any] = {}
+    if fn.stream.event_names:
+        expected["eventName"] = list(fn.stream.event_names)
+    if new_image:
+        expected["dynamodb"] = {"NewImage": new_image}
+    assert patterns == ([expected] if expected else [])
 
 
 def test_filter_pattern_combines_types_and_kinds():
@@ -198,9 +203,11 @@ def test_filter_pattern_combines_types_and_kinds():
 
     both = StreamSourceDef(table="T", batch_size=1, max_retries=0, event_types=("a",), kinds=("k1", "k2"))
     assert json.loads(json.dumps(filter_pattern(both))) == {
-        "dynamodb": {"NewImage": {"type": {"S": ["a"]}, "kind": {"S": ["k1", "k2"]}}}
+        "eventName": ["INSERT"],
+        "dynamodb": {"NewImage": {"type": {"S": ["a"]}, "kind": {"S": ["k1", "k2"]}}},
     }
-    assert filter_pattern(StreamSourceDef(table="T", batch_size=1, max_retries=0)) is None
+    everything = StreamSourceDef(table="T", batch_size=1, max_retries=0, event_names=())
+    assert filter_pattern(everything) is None
 
 
 @pytest.mark.parametrize("fn", STREAM_FUNCTIONS, ids=_fn_ids(STREAM_FUNCTIONS))

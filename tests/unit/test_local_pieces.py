@@ -37,7 +37,10 @@ def test_route_templates() -> None:
 
 
 def _record(event_type: str) -> dict:
-    return {"dynamodb": {"NewImage": {"type": {"S": event_type}, "kind": {"S": "event"}}}}
+    return {
+        "eventName": "INSERT",
+        "dynamodb": {"NewImage": {"type": {"S": event_type}, "kind": {"S": "event"}}},
+    }
 
 
 def test_stream_filters_follow_the_definitions() -> None:
@@ -46,3 +49,4 @@ def test_stream_filters_follow_the_definitions() -> None:
     assert not matches(POINTS_EARN.stream, _record("member.registered"))
     assert matches(INGEST_PROJECTOR.stream, _record("member.registered"))
     assert not matches(POINTS_EARN.stream, {"dynamodb": {}})
+    assert not matches(POINTS_EARN.stream, {**_record("order.placed"), "eventName": "MODIFY"})
