@@ -173,6 +173,19 @@ MEMBERS_API = FunctionDef(
     ),
 )
 
+ADMIN_API = FunctionDef(
+    logical_id="AdminApi",
+    handler="ingest.admin.lambda_handler",
+    description="Tenant administration: storefronts and their keys (admin key only)",
+    tables={"LoyaltyTable": "write"},
+    routes=(
+        RouteDef("POST", "/v1/admin/storefronts"),
+        RouteDef("GET", "/v1/admin/storefronts/{storefront_id}"),
+        RouteDef("POST", "/v1/admin/storefronts/{storefront_id}/keys"),
+        RouteDef("DELETE", "/v1/admin/storefronts/{storefront_id}/keys/{key_id}"),
+    ),
+)
+
 INGEST_PROJECTOR = FunctionDef(
     logical_id="IngestProjector",
     handler="ingest.projector.lambda_handler",
@@ -246,6 +259,7 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
     AUTHORIZER,
     INGEST_API,
     MEMBERS_API,
+    ADMIN_API,
     INGEST_PROJECTOR,
     POINTS_EARN,
     CARE_RULES,

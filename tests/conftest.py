@@ -143,7 +143,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
         for name, value in settings.items():
             monkeypatch.setenv(name, value)
         from loyalty import aws as loyalty_aws
-        from loyalty import tenants
+        from loyalty import credentials, tenants
         from loyalty.program import get_program
         from loyalty.settings import get_settings
 
@@ -164,7 +164,10 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
                     escalation_emails=[f"lead@{tenant_id}.example"],
                 ),
             )
-            tenants.put_storefront_key(env["LOYALTY_TABLE"], key, tenant_id, f"{tenant_id}-web", "web", now)
+            credentials.register_storefront(
+                env["LOYALTY_TABLE"], tenant_id, f"{tenant_id}-web", "Web shop", "web", key, now
+            )
+            credentials.register_admin_key(env["LOYALTY_TABLE"], tenant_id, f"admin-{key}", now)
         handlers = {fn.logical_id: load_handler(fn) for fn in FUNCTIONS}
         yield Env(session=session, env=env, handlers=handlers, now=now)
         loyalty_aws.reset()

@@ -8,8 +8,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from loyalty.credentials import lookup
 from loyalty.settings import get_settings
-from loyalty.tenants import lookup_storefront_key
 
 logger = Logger(service="authorizer")
 
@@ -43,13 +43,19 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     method_arn = str(event.get("methodArn", "*"))
     if not api_key or len(api_key) > 256:
         raise PermissionError("Unauthorized")  # API Gateway answers 401
-    key = lookup_storefront_key(get_settings().require("loyalty_table"), api_key)
+    key = lookup(get_settings().require("loyalty_table"), api_key)
     if key is None or not key.active:
-        logger.info("rejected storefront key")
+        logger.info("rejected key")
         raise PermissionError("Unauthorized")
     return _policy(
         "Allow",
         _api_wildcard(method_arn),
-        principal=f"{key.tenant_id}/{key.storefront}",
-        context={"tenant_id": key.tenant_id, "storefront": key.storefront, "channel": key.channel},
+        principal=f"{key.tenant_id}/{key.role}/{key.storefront or 'admin'}",
+        context={
+            "tenant_id": key.tenant_id,
+            "role": key.role,
+            "storefront": key.storefront,
+            "channel": key.channel,
+            "key_id": key.key_id,
+        },
     )

@@ -35,6 +35,7 @@ from loyalty.timeutil import iso
 
 DEMO_TENANT = "demo"
 DEMO_API_KEY = "local-dev-key"
+DEMO_ADMIN_KEY = "local-admin-key"
 REPORTS_BUCKET = "local-reports"
 
 
@@ -119,7 +120,7 @@ class LocalStack:
         env = provision(session, SENDER_EMAIL, REPORTS_BUCKET)
         os.environ.update(env)
 
-        from loyalty import aws, tenants
+        from loyalty import aws, credentials, tenants
         from loyalty.settings import get_settings
 
         aws.reset()
@@ -134,9 +135,10 @@ class LocalStack:
                 escalation_emails=["service-lead@demo.example"],
             ),
         )
-        tenants.put_storefront_key(
-            loyalty_table, DEMO_API_KEY, DEMO_TENANT, "demo-web", "web", self.clock.now()
+        credentials.register_storefront(
+            loyalty_table, DEMO_TENANT, "demo-web", "Demo web shop", "web", DEMO_API_KEY, self.clock.now()
         )
+        credentials.register_admin_key(loyalty_table, DEMO_TENANT, DEMO_ADMIN_KEY, self.clock.now())
 
         sqs = session.client("sqs")
         self.dlq_urls = {

@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel
 
-from loyalty.errors import DomainError, Unauthorized
+from loyalty.errors import DomainError, Forbidden, Unauthorized
 from loyalty.timeutil import from_epoch_ms
 
 ID_PATTERN = r"^[A-Za-z0-9._:@/+\-]+$"
@@ -25,9 +25,19 @@ MemberId = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN,
 API_TITLE = "Loyalty and care automation API"
 API_VERSION = "1.0.0"
 SECURITY_SCHEMES: dict[str, SecurityScheme] = {
-    "storefrontKey": APIKey.model_validate({"name": "x-api-key", "in": APIKeyIn.header})
+    "storefrontKey": APIKey.model_validate(
+        {"name": "x-api-key", "in": APIKeyIn.header, "description": "A storefront's key"}
+    ),
+    "adminKey": APIKey.model_validate(
+        {
+            "name": "x-api-key",
+            "in": APIKeyIn.header,
+            "description": "The tenant's admin key (admin routes only)",
+        }
+    ),
 }
 SECURITY: list[dict[str, list[str]]] = [{"storefrontKey": []}]
+ADMIN_SECURITY: list[dict[str, list[str]]] = [{"adminKey": []}]
 # pydantic error types raised when an event's "type" is missing or unknown
 TAG_ERRORS = frozenset({"union_tag_not_found", "union_tag_invalid"})
 
@@ -133,12 +143,15 @@ class Caller:
     storefront: str
 
 
-def caller(app: APIGatewayRestResolver) -> Caller:
-    """The storefront identity the authorizer put in the request context."""
+def caller(app: APIGatewayRestResolver, role: str = "storefront") -> Caller:
+    """The identity the authorizer put in the request context, which must hold
+    ``role``: storefront keys never reach admin routes, nor admin keys storefront ones."""
     context = app.current_event.request_context.authorizer.get_context() or {}
     tenant = context.get("tenant_id")
     if not tenant:
         raise Unauthorized("missing or unknown API key")
+    if context.get("role", "storefront") != role:
+        raise Forbidden(f"this route needs a {role} key")
     return Caller(
         tenant_id=str(tenant),
         channel=str(context.get("channel", "")),

@@ -6,14 +6,11 @@ enough and the plain key is never stored."""
 
 from __future__ import annotations
 
-import hashlib
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
 
 from loyalty import aws, keys
-from loyalty.timeutil import iso
 
 
 class Tenant(BaseModel):
@@ -21,17 +18,6 @@ class Tenant(BaseModel):
     name: str
     manager_emails: list[str]
     escalation_emails: list[str]
-
-
-class StorefrontKey(BaseModel):
-    tenant_id: str
-    storefront: str
-    channel: str
-    active: bool
-
-
-def hash_api_key(api_key: str) -> str:
-    return hashlib.sha256(api_key.encode()).hexdigest()
 
 
 def _tenant_item(tenant: Tenant) -> dict[str, Any]:
@@ -70,29 +56,3 @@ def get_tenant(table_name: str, tenant_id: str) -> Tenant | None:
         .get("Item")
     )
     return Tenant.model_validate(item) if item else None
-
-
-def put_storefront_key(
-    table_name: str, api_key: str, tenant_id: str, storefront: str, channel: str, now: datetime
-) -> None:
-    aws.table(table_name).put_item(
-        Item={
-            "pk": keys.api_key_pk(hash_api_key(api_key)),
-            "sk": "KEY",
-            "kind": "api_key",
-            "tenant_id": tenant_id,
-            "storefront": storefront,
-            "channel": channel,
-            "active": True,
-            "created_at": iso(now),
-        }
-    )
-
-
-def lookup_storefront_key(table_name: str, api_key: str) -> StorefrontKey | None:
-    item = (
-        aws.table(table_name)
-        .get_item(Key={"pk": keys.api_key_pk(hash_api_key(api_key)), "sk": "KEY"})
-        .get("Item")
-    )
-    return StorefrontKey.model_validate(item) if item else None

@@ -1,0 +1,206 @@
+"""Admin API (admin credential only): storefronts and their keys.
+
+A new key's secret is returned once, at creation; only its hash is stored."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field
+
+from ingest import storefronts
+from loyalty import credentials
+from loyalty.api import (
+    ADMIN_SECURITY,
+    ERROR_RESPONSES,
+    ID_PATTERN,
+    ErrorResponse,
+    caller,
+    create_resolver,
+    json_response,
+    request_time,
+)
+from loyalty.credentials import Storefront
+from loyalty.errors import Conflict, NotFound
+from loyalty.settings import get_settings
+from loyalty.timeutil import iso
+
+logger = Logger(service="ingest")
+tracer = Tracer(service="ingest")
+metrics = Metrics(namespace="Loyalty", service="ingest")
+app = create_resolver(logger)
+
+StorefrontId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
+KeyId = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[0-9a-f]+$")]
+MAX_ATTEMPTS = 3
+
+
+class StorefrontIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    storefront_id: str = Field(min_length=1, max_length=64, pattern=ID_PATTERN)
+    name: str = Field(min_length=1, max_length=200)
+    channel: Literal["web", "app", "store", "service"]
+
+
+class KeyOut(BaseModel):
+    key_id: str
+    created_at: str
+    revoked_at: str | None
+
+
+class NewKeyOut(KeyOut):
+    api_key: str = Field(description="The secret: shown once, store it now")
+
+
+class StorefrontOut(BaseModel):
+    storefront_id: str
+    name: str
+    channel: str
+    created_at: str
+    keys: list[KeyOut]
+
+
+class CreatedStorefrontOut(BaseModel):
+    storefront: StorefrontOut
+    key: NewKeyOut
+
+
+def _out(storefront: Storefront) -> StorefrontOut:
+    return StorefrontOut(
+        storefront_id=storefront.storefront_id,
+        name=storefront.name,
+        channel=storefront.channel,
+        created_at=storefront.created_at,
+        keys=[
+            KeyOut(key_id=k.key_id, created_at=k.created_at, revoked_at=k.revoked_at)
+            for k in sorted(storefront.keys.values(), key=lambda k: k.created_at)
+        ],
+    )
+
+
+def _table() -> str:
+    return get_settings().require("loyalty_table")
+
+
+def _load(tenant: str, storefront_id: str) -> Storefront:
+    found = credentials.get_storefront(_table(), tenant, storefront_id)
+    if found is None:
+        raise NotFound("no such storefront", field="storefront_id")
+    return found
+
+
+_MISSING = json_response("Unknown storefront or key", ErrorResponse)
+
+
+@app.post(
+    "/v1/admin/storefronts",
+    summary="Register a storefront and issue its first key",
+    responses={
+        201: json_response("Created", CreatedStorefrontOut),
+        409: json_response("The storefront exists", ErrorResponse),
+        **ERROR_RESPONSES,
+    },
+    security=ADMIN_SECURITY,
+    tags=["admin"],
+)
+def post_storefront(body: Annotated[StorefrontIn, Body()]) -> Response[Any]:
+    tenant = caller(app, role="admin").tenant_id
+    now = request_time(app)
+    key_id, plaintext = credentials.new_key("storefront")
+    empty = Storefront(
+        tenant_id=tenant,
+        storefront_id=body.storefront_id,
+        name=body.name,
+        channel=body.channel,
+        created_at=iso(now),
+        keys={},
+        version=0,
+    )
+    storefront = storefronts.add_key(empty, key_id, plaintext, iso(now))
+    try:
+        credentials.create_storefront(_table(), storefront, key_id, plaintext, now)
+    except credentials.StorefrontExists as err:
+        raise Conflict("a storefront with this id exists", field="storefront_id") from err
+    logger.info("storefront created", extra={"storefront": body.storefront_id, "key_id": key_id})
+    out = CreatedStorefrontOut(
+        storefront=_out(storefront),
+        key=NewKeyOut(key_id=key_id, created_at=iso(now), revoked_at=None, api_key=plaintext),
+    )
+    return Response(201, "application/json", out.model_dump_json())
+
+
+@app.get(
+    "/v1/admin/storefronts/<storefront_id>",
+    summary="A storefront and its keys (never the secrets)",
+    responses={200: json_response("The storefront", StorefrontOut), 404: _MISSING, **ERROR_RESPONSES},
+    security=ADMIN_SECURITY,
+    tags=["admin"],
+)
+def get_storefront(storefront_id: StorefrontId) -> StorefrontOut:
+    return _out(_load(caller(app, role="admin").tenant_id, storefront_id))
+
+
+@app.post(
+    "/v1/admin/storefronts/<storefront_id>/keys",
+    summary="Issue another key (at most two active: rotate, then revoke the old one)",
+    responses={
+        201: json_response("The new key", NewKeyOut),
+        404: _MISSING,
+        409: json_response("Two keys are active already", ErrorResponse),
+        **ERROR_RESPONSES,
+    },
+    security=ADMIN_SECURITY,
+    tags=["admin"],
+)
+def post_key(storefront_id: StorefrontId) -> Response[Any]:
+    tenant = caller(app, role="admin").tenant_id
+    now = request_time(app)
+    key_id, plaintext = credentials.new_key("storefront")
+    for _ in range(MAX_ATTEMPTS):
+        before = _load(tenant, storefront_id)
+        after = storefronts.add_key(before, key_id, plaintext, iso(now))
+        try:
+            credentials.save_keys(_table(), before, after, now, plaintext=plaintext)
+        except credentials.StaleStorefront:
+            continue
+        logger.info("storefront key issued", extra={"storefront": storefront_id, "key_id": key_id})
+        out = NewKeyOut(key_id=key_id, created_at=iso(now), revoked_at=None, api_key=plaintext)
+        return Response(201, "application/json", out.model_dump_json())
+    raise Conflict("the storefront is changing; retry", code="concurrent_update")
+
+
+@app.delete(
+    "/v1/admin/storefronts/<storefront_id>/keys/<key_id>",
+    summary="Revoke a key (effective at once; API Gateway may honour a cached decision up to 300 s)",
+    responses={204: {"description": "Revoked (also when already revoked)"}, 404: _MISSING, **ERROR_RESPONSES},
+    security=ADMIN_SECURITY,
+    tags=["admin"],
+)
+def delete_key(storefront_id: StorefrontId, key_id: KeyId) -> Response[Any]:
+    tenant = caller(app, role="admin").tenant_id
+    now = request_time(app)
+    for _ in range(MAX_ATTEMPTS):
+        before = _load(tenant, storefront_id)
+        after, revoked = storefronts.revoke_key(before, key_id, iso(now))
+        if after is before:
+            return Response(204, "application/json", "")
+        try:
+            credentials.save_keys(_table(), before, after, now, revoked_hash=revoked.key_hash)
+        except credentials.StaleStorefront:
+            continue
+        logger.info("storefront key revoked", extra={"storefront": storefront_id, "key_id": key_id})
+        return Response(204, "application/json", "")
+    raise Conflict("the storefront is changing; retry", code="concurrent_update")
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

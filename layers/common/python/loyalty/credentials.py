@@ -1,0 +1,234 @@
+"""Storefront and admin credentials: data access.
+
+A key is ``<prefix>_<key_id>_<secret>`` with 256 random bits; only its SHA-256
+is stored (a fast hash suffices for a high-entropy secret). Each storefront
+(tenant, channel) may hold two active keys, so a key can be rotated without
+downtime; revoking a key deactivates it at once in the table (API Gateway may
+keep a cached authorizer decision for up to its cache TTL, 300 s)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel
+
+from loyalty import aws, keys
+from loyalty.dynamo import cancellation_codes, transact_write
+from loyalty.timeutil import iso
+
+Role = Literal["storefront", "admin"]
+KEY_SK = "KEY"
+
+
+class Credential(BaseModel):
+    tenant_id: str
+    role: Role = "storefront"
+    storefront: str = ""
+    channel: str = ""
+    key_id: str = ""
+    active: bool
+
+
+class StorefrontKey(BaseModel):
+    key_id: str
+    key_hash: str
+    created_at: str
+    revoked_at: str | None = None
+
+
+class Storefront(BaseModel):
+    tenant_id: str
+    storefront_id: str
+    name: str
+    channel: str
+    created_at: str
+    keys: dict[str, StorefrontKey]
+    version: int
+
+
+class StorefrontExists(Exception):
+    pass
+
+
+class StaleStorefront(Exception):
+    """The storefront changed between read and write; read again and retry."""
+
+
+def hash_key(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+def new_key(role: Role) -> tuple[str, str]:
+    """A fresh (key_id, plaintext) pair."""
+    key_id = secrets.token_hex(6)
+    prefix = "sf" if role == "storefront" else "adm"
+    return key_id, f"{prefix}_{key_id}_{secrets.token_urlsafe(32)}"
+
+
+def _credential_item(plaintext: str, credential: Credential, now: datetime) -> dict[str, Any]:
+    return {
+        "pk": keys.api_key_pk(hash_key(plaintext)),
+        "sk": KEY_SK,
+        "kind": "api_key",
+        **credential.model_dump(),
+        "created_at": iso(now),
+    }
+
+
+def put_credential(table_name: str, plaintext: str, credential: Credential, now: datetime) -> None:
+    """Store a credential directly (tenant bootstrap: the admin key, seeded keys)."""
+    aws.table(table_name).put_item(Item=_credential_item(plaintext, credential, now))
+
+
+def lookup(table_name: str, plaintext: str) -> Credential | None:
+    item = (
+        aws.table(table_name)
+        .get_item(Key={"pk": keys.api_key_pk(hash_key(plaintext)), "sk": KEY_SK})
+        .get("Item")
+    )
+    return Credential.model_validate(item) if item else None
+
+
+def _storefront_key(tenant: str, storefront_id: str) -> dict[str, str]:
+    return {"pk": keys.tenant_pk(tenant), "sk": f"STOREFRONT#{storefront_id}"}
+
+
+def get_storefront(table_name: str, tenant: str, storefront_id: str) -> Storefront | None:
+    item = (
+        aws.table(table_name)
+        .get_item(Key=_storefront_key(tenant, storefront_id), ConsistentRead=True)
+        .get("Item")
+    )
+    if not item:
+        return None
+    return Storefront.model_validate({**item, "version": int(item["version"])})
+
+
+def create_storefront(
+    table_name: str, storefront: Storefront, key_id: str, plaintext: str, now: datetime
+) -> None:
+    """The storefront and its first key, together."""
+    item = {
+        **_storefront_key(storefront.tenant_id, storefront.storefront_id),
+        "kind": "storefront",
+        **storefront.model_dump(mode="json"),
+    }
+    credential = Credential(
+        tenant_id=storefront.tenant_id,
+        storefront=storefront.storefront_id,
+        channel=storefront.channel,
+        key_id=key_id,
+        active=True,
+    )
+    try:
+        transact_write(
+            [
+                {
+                    "Put": {
+                        "TableName": table_name,
+                        "Item": item,
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": table_name,
+                        "Item": _credential_item(plaintext, credential, now),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        )
+    except ClientError as err:
+        if cancellation_codes(err)[:1] == ["ConditionalCheckFailed"]:
+            raise StorefrontExists(storefront.storefront_id) from err
+        raise
+
+
+def save_keys(
+    table_name: str,
+    before: Storefront,
+    after: Storefront,
+    now: datetime,
+    *,
+    plaintext: str | None = None,
+    revoked_hash: str | None = None,
+) -> None:
+    """Write the storefront's new key list (optimistic on its version) together with
+    the credential it adds (``plaintext``) or deactivates (``revoked_hash``)."""
+    ops: list[dict[str, Any]] = [
+        {
+            "Put": {
+                "TableName": table_name,
+                "Item": {
+                    **_storefront_key(after.tenant_id, after.storefront_id),
+                    "kind": "storefront",
+                    **after.model_dump(mode="json"),
+                },
+                "ConditionExpression": "version = :v",
+                "ExpressionAttributeValues": {":v": before.version},
+            }
+        }
+    ]
+    if plaintext is not None:
+        key_id = next(k for k in after.keys if k not in before.keys)
+        credential = Credential(
+            tenant_id=after.tenant_id,
+            storefront=after.storefront_id,
+            channel=after.channel,
+            key_id=key_id,
+            active=True,
+        )
+        ops.append(
+            {
+                "Put": {
+                    "TableName": table_name,
+                    "Item": _credential_item(plaintext, credential, now),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+        )
+    if revoked_hash is not None:
+        ops.append(
+            {
+                "Update": {
+                    "TableName": table_name,
+                    "Key": {"pk": keys.api_key_pk(revoked_hash), "sk": KEY_SK},
+                    "UpdateExpression": "SET active = :f",
+                    "ExpressionAttributeValues": {":f": False},
+                    "ConditionExpression": "attribute_exists(pk)",
+                }
+            }
+        )
+    try:
+        transact_write(ops)
+    except ClientError as err:
+        if cancellation_codes(err)[:1] == ["ConditionalCheckFailed"]:
+            raise StaleStorefront(after.storefront_id) from err
+        raise
+
+
+def register_storefront(
+    table_name: str, tenant: str, storefront_id: str, name: str, channel: str, plaintext: str, now: datetime
+) -> None:
+    """Bootstrap: a storefront with a given key (the local stack's ``local-dev-key``,
+    test fixtures). Keys issued through the admin API are random instead."""
+    key_id = hash_key(plaintext)[:12]
+    storefront = Storefront(
+        tenant_id=tenant,
+        storefront_id=storefront_id,
+        name=name,
+        channel=channel,
+        created_at=iso(now),
+        keys={key_id: StorefrontKey(key_id=key_id, key_hash=hash_key(plaintext), created_at=iso(now))},
+        version=1,
+    )
+    create_storefront(table_name, storefront, key_id, plaintext, now)
+
+
+def register_admin_key(table_name: str, tenant: str, plaintext: str, now: datetime) -> None:
+    put_credential(table_name, plaintext, Credential(tenant_id=tenant, role="admin", active=True), now)

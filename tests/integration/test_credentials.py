@@ -1,0 +1,97 @@
+"""Storefront credentials: admin-only management, two active keys, rotation, revocation."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import API_KEY, OTHER_API_KEY, Env, order_event
+
+pytestmark = pytest.mark.integration
+ADMIN = f"admin-{API_KEY}"
+RIVAL_ADMIN = f"admin-{OTHER_API_KEY}"
+
+
+def _create(aws: Env, storefront_id: str = "pos-berlin", key: str = ADMIN) -> dict:
+    response = aws.call(
+        "POST",
+        "/v1/admin/storefronts",
+        {"storefront_id": storefront_id, "name": "Berlin store", "channel": "store"},
+        key=key,
+    )
+    assert response.status == 201, response.json()
+    return response.json()
+
+
+def test_a_new_storefront_key_works_for_its_tenant_and_channel(aws: Env) -> None:
+    created = _create(aws)
+    secret = created["key"]["api_key"]
+    assert secret.startswith("sf_") and len(secret) > 40
+    assert aws.call("POST", "/v1/events", order_event("e-1", "m-1", "10.00"), key=secret).status == 202
+    stored = aws.table("EVENTS_TABLE").get_item(Key={"pk": "T#demo#E#e-1", "sk": "EVENT"})["Item"]
+    assert stored["tenant_id"] == "demo"
+    # Only the hash is stored; the secret appears nowhere in the table.
+    items = aws.table("LOYALTY_TABLE").query(
+        KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": "TENANT#demo"}
+    )["Items"]
+    assert secret not in str(items)
+    listed = aws.call("GET", "/v1/admin/storefronts/pos-berlin", key=ADMIN).json()
+    assert [k["key_id"] for k in listed["keys"]] == [created["key"]["key_id"]]
+    assert "api_key" not in str(listed) and "key_hash" not in str(listed)
+
+
+def test_rotation_allows_two_active_keys_then_revocation(aws: Env) -> None:
+    first = _create(aws)["key"]
+    second = aws.call("POST", "/v1/admin/storefronts/pos-berlin/keys", key=ADMIN)
+    assert second.status == 201
+    third = aws.call("POST", "/v1/admin/storefronts/pos-berlin/keys", key=ADMIN)
+    assert third.status == 409 and third.json()["error"]["code"] == "too_many_active_keys"
+    new_secret = second.json()["api_key"]
+    for secret in (first["api_key"], new_secret):  # both work during the rollout
+        assert aws.call("GET", "/v1/members/nobody", key=secret).status == 404
+    revoke = aws.call("DELETE", f"/v1/admin/storefronts/pos-berlin/keys/{first['key_id']}", key=ADMIN)
+    assert revoke.status == 204
+    assert aws.call("GET", "/v1/members/nobody", key=first["api_key"]).status == 401
+    assert aws.call("GET", "/v1/members/nobody", key=new_secret).status == 404
+    assert (
+        aws.call("DELETE", f"/v1/admin/storefronts/pos-berlin/keys/{first['key_id']}", key=ADMIN).status
+        == 204
+    )
+    assert aws.call("POST", "/v1/admin/storefronts/pos-berlin/keys", key=ADMIN).status == 201  # room again
+
+
+def test_admin_and_storefront_keys_are_separate(aws: Env) -> None:
+    body = {"storefront_id": "app", "name": "App", "channel": "app"}
+    denied = aws.call("POST", "/v1/admin/storefronts", body, key=API_KEY)
+    assert denied.status == 403 and denied.json()["error"]["code"] == "forbidden"
+    assert aws.call("POST", "/v1/events", order_event("e-1", "m-1", "1.00"), key=ADMIN).status == 403
+    assert aws.call("GET", "/v1/members/m-1", key=ADMIN).status == 403
+
+
+def test_tenants_cannot_touch_each_others_storefronts(aws: Env) -> None:
+    created = _create(aws)
+    assert aws.call("GET", "/v1/admin/storefronts/pos-berlin", key=RIVAL_ADMIN).status == 404
+    key_id = created["key"]["key_id"]
+    assert (
+        aws.call("DELETE", f"/v1/admin/storefronts/pos-berlin/keys/{key_id}", key=RIVAL_ADMIN).status == 404
+    )
+    assert aws.call("GET", "/v1/members/nobody", key=created["key"]["api_key"]).status == 404  # still active
+    _create(aws, key=RIVAL_ADMIN)  # the same storefront id is free in another tenant
+
+
+def test_admin_input_errors(aws: Env) -> None:
+    _create(aws)
+    duplicate = aws.call(
+        "POST",
+        "/v1/admin/storefronts",
+        {"storefront_id": "pos-berlin", "name": "x", "channel": "store"},
+        key=ADMIN,
+    )
+    assert duplicate.status == 409
+    assert (
+        aws.call(
+            "POST", "/v1/admin/storefronts", {"storefront_id": "x", "name": "x", "channel": "fax"}, key=ADMIN
+        ).status
+        == 400
+    )
+    assert aws.call("DELETE", "/v1/admin/storefronts/pos-berlin/keys/abc123", key=ADMIN).status == 404
+    assert aws.call("GET", "/v1/admin/storefronts/nope", key=ADMIN).status == 404
