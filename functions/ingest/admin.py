@@ -24,6 +24,7 @@ from loyalty.api import (
     create_resolver,
     json_response,
     request_time,
+    resolve,
 )
 from loyalty.credentials import Storefront
 from loyalty.errors import Conflict, NotFound
@@ -203,4 +204,4 @@ def delete_key(storefront_id: StorefrontId, key_id: KeyId) -> Response[Any]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return resolve(app, event, context)

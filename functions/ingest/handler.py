@@ -30,8 +30,8 @@ from loyalty.api import (
     create_resolver,
     error_response,
     json_response,
-    oversized,
     request_time,
+    resolve,
 )
 from loyalty.settings import get_settings
 
@@ -111,4 +111,4 @@ def get_timeline(
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return oversized(event, MAX_BODY_BYTES) or app.resolve(event, context)
+    return resolve(app, event, context, max_body_bytes=MAX_BODY_BYTES)

@@ -23,6 +23,7 @@ from loyalty.api import (
     create_resolver,
     json_response,
     request_time,
+    resolve,
 )
 from loyalty.errors import Conflict, NotFound
 from loyalty.program import get_program
@@ -104,4 +105,4 @@ def delete_member(member_id: MemberId) -> Response[Any]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return resolve(app, event, context)

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -18,6 +17,8 @@ from pydantic import (
     Tag,
     model_validator,
 )
+
+from loyalty.timeutil import Timestamp
 
 Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@/+\-]+$")
@@ -55,7 +56,7 @@ class OrderRefundedData(Strict):
 
 class ConsentIn(Strict):
     granted: bool = Field(description="false records a withdrawal; its timestamp is kept")
-    at: AwareDatetime
+    at: Timestamp
     source: Channel | None = None
 
 
@@ -153,7 +154,7 @@ class ReferralCompletedData(Strict):
 
 class EventBase(Strict):
     event_id: Identifier = Field(description="Client-unique id; resending it is safe")
-    occurred_at: AwareDatetime = Field(description="RFC 3339 with offset")
+    occurred_at: Timestamp = Field(description="RFC 3339 with offset")
     member_id: Identifier
     channel: Channel
 

@@ -34,6 +34,7 @@ from loyalty.api import (
     create_resolver,
     json_response,
     request_time,
+    resolve,
 )
 from loyalty.errors import Conflict, NotFound
 from loyalty.settings import get_settings
@@ -196,4 +197,4 @@ def post_reply(
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return resolve(app, event, context)

@@ -296,19 +296,11 @@ def _make_request_handler(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
                 response = _local_error(500, "local_stack_error", f"{type(err).__name__}: {err}")
             self._send(response)
 
-        def do_GET(self) -> None:  # noqa: N802
-            self._handle("GET")
-
-        def do_POST(self) -> None:  # noqa: N802
-            self._handle("POST")
-
-        def do_PUT(self) -> None:  # noqa: N802
-            self._handle("PUT")
-
-        def do_DELETE(self) -> None:  # noqa: N802
-            self._handle("DELETE")
-
-        def do_PATCH(self) -> None:  # noqa: N802
-            self._handle("PATCH")
+        def __getattr__(self, name: str) -> Any:
+            # http.server dispatches to do_<METHOD>; every method goes to the gateway,
+            # which answers 405 for the ones a route does not take.
+            if name.startswith("do_"):
+                return lambda: self._handle(name[3:])
+            raise AttributeError(name)
 
     return RequestHandler

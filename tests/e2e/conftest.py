@@ -7,10 +7,13 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections import deque
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,9 +50,9 @@ class LocalClient:
             return err.code, json.loads(err.read() or b"null")
 
 
-@pytest.fixture(scope="session")
-def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClient]:
-    outbox = tmp_path_factory.mktemp("outbox")
+@contextmanager
+def running_stack(outbox: Path) -> Iterator[LocalClient]:
+    """`python -m infra.local` on a free port, stopped on exit."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(
@@ -82,6 +85,9 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClient]:
     if url is None:
         process.kill()
         pytest.fail("local stack did not start:\n" + "".join(lines))
+    # Keep reading its output so a chatty stack never blocks on a full pipe.
+    tail: deque[str] = deque(maxlen=200)
+    threading.Thread(target=lambda: tail.extend(process.stdout), daemon=True).start()
     try:
         yield LocalClient(url, outbox)
     finally:
@@ -90,3 +96,9 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClient]:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="session")
+def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClient]:
+    with running_stack(tmp_path_factory.mktemp("outbox")) as client:
+        yield client

@@ -47,7 +47,7 @@ def test_storefront_flow_end_to_end(local: LocalClient) -> None:
     assert any(s.startswith("[Escalation]") for s in subjects)
 
     status, report = local.request("GET", "/_local/status", key=None)
-    assert all(count == 0 for count in report["dead_letters"].values())
+    assert all(count == 0 for count in report["dead_letters"].values()), report
 
 
 def test_a_year_of_schedules_runs_in_seconds(local: LocalClient) -> None:

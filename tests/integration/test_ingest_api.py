@@ -50,6 +50,8 @@ def test_batch_returns_a_result_per_event_in_order(aws: Env) -> None:
     ("body", "field"),
     [
         ({**order_event("x", "m", "1.00"), "occurred_at": "2026-03-10T09:00:00"}, "occurred_at"),
+        ({**order_event("x", "m", "1.00"), "occurred_at": "0001-01-01T00:00:00+00:03"}, "occurred_at"),
+        ({**order_event("x", "m", "1.00"), "occurred_at": "9999-12-31T23:59:00-01:00"}, "occurred_at"),
         ({**order_event("x", "m", "1.00"), "channel": "fax"}, "channel"),
         ({**order_event("x", "m", "1.00"), "member_id": ""}, "member_id"),
         ({**order_event("x", "m", "1.00"), "event_id": "x" * 129}, "event_id"),

@@ -68,14 +68,6 @@ ERROR_RESPONSES: dict[int, OpenAPIResponse] = {
 }
 
 
-def _is_json(app: APIGatewayRestResolver) -> bool:
-    event = app.current_event
-    if not event.body:
-        return True
-    headers = {k.lower(): v for k, v in (event.headers or {}).items()}
-    return headers.get("content-type", "").split(";", 1)[0].strip().lower() == "application/json"
-
-
 def field_path(loc: tuple[Any, ...], union_tags: frozenset[str] = frozenset()) -> str | None:
     """A dotted field path from a pydantic error location, without union branch tags."""
     parts = [str(p) for p in loc if str(p) not in union_tags]
@@ -94,10 +86,6 @@ def create_resolver(logger: Logger, union_tags: frozenset[str] = frozenset()) ->
 
     @app.exception_handler(RequestValidationError)
     def _validation(exc: RequestValidationError) -> Response[Any]:
-        if not _is_json(app):
-            return error_response(
-                415, "unsupported_media_type", "send the body as application/json", "content-type"
-            )
         errors = exc.errors()
         first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
         loc = tuple(first.get("loc", ()))
@@ -120,20 +108,37 @@ def create_resolver(logger: Logger, union_tags: frozenset[str] = frozenset()) ->
     return app
 
 
-def oversized(event: dict[str, Any], limit_bytes: int) -> dict[str, Any] | None:
-    """A 413 proxy response when the request body exceeds ``limit_bytes``, checked
-    before any parsing so an oversized body is never truncated or half-read."""
-    body = event.get("body") or ""
-    if len(body.encode("utf-8")) <= limit_bytes:
-        return None
+DEFAULT_MAX_BODY_BYTES = 256 * 1024
+
+
+def _proxy_error(status: int, code: str, message: str, field: str | None = None) -> dict[str, Any]:
     return {
-        "statusCode": 413,
+        "statusCode": status,
         "headers": {"Content-Type": "application/json"},
-        "body": ErrorResponse(
-            error=ErrorDetail(code="payload_too_large", message=f"request body exceeds {limit_bytes} bytes")
-        ).model_dump_json(),
+        "body": ErrorResponse(error=ErrorDetail(code=code, message=message, field=field)).model_dump_json(),
         "isBase64Encoded": False,
     }
+
+
+def resolve(
+    app: APIGatewayRestResolver,
+    event: dict[str, Any],
+    context: Any,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> dict[str, Any]:
+    """Resolve an API Gateway event after the checks that must come before any
+    parsing: a body over ``max_body_bytes`` is a 413 (never truncated or half-read),
+    and a body that is not JSON is a 415."""
+    body = event.get("body") or ""
+    if len(body.encode("utf-8")) > max_body_bytes:
+        return _proxy_error(413, "payload_too_large", f"request body exceeds {max_body_bytes} bytes")
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    content_type = (headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    if body and content_type not in ("", "application/json"):
+        return _proxy_error(
+            415, "unsupported_media_type", "send the body as application/json", "content-type"
+        )
+    return app.resolve(event, context)
 
 
 @dataclass(frozen=True)

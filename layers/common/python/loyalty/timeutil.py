@@ -5,7 +5,29 @@ the same code with simulated time."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Annotated
 from zoneinfo import ZoneInfo
+
+from pydantic import AfterValidator, AwareDatetime
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def _representable(value: datetime) -> datetime:
+    # Offsets near the ends of the calendar cannot be converted to UTC; reject them
+    # as input errors instead of failing later when the value is normalised.
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError as err:
+        raise ValueError("timestamp is outside the supported range") from err
+    if not EARLIEST <= utc < LATEST:
+        raise ValueError("timestamp must be between 1970-01-01 and 9998-12-31 (UTC)")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, AfterValidator(_representable)]
+"""An RFC 3339 timestamp with an offset, representable in UTC (API input type)."""
 
 
 def parse_rfc3339(text: str) -> datetime:
