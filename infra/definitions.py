@@ -124,6 +124,8 @@ LOYALTY_TABLE = TableDef(
     indexes=(
         # Birthdays: gsi1pk = T#<tenant>#BD#<mm-dd>, gsi1sk = <member>
         # Ticket SLA due: gsi1pk = T#<tenant>#DUE#ticket, gsi1sk = <due_at>#<ticket>
+        # Member state due: gsi1pk = T#<tenant>#DUE#member#<shard>, gsi1sk = <next_change_at>#<member>
+        # Points due: gsi1pk = T#<tenant>#DUE#points#<shard>, gsi1sk = <next_due>#<member>
         IndexDef("gsi1", "gsi1pk", "gsi1sk"),
         # Activity by day: gsi2pk = T#<tenant>#ACT#<yyyy-mm>#<shard>, gsi2sk = <yyyy-mm-dd>#<kind>#<at>#<id>
         IndexDef("gsi2", "gsi2pk", "gsi2sk"),
@@ -181,6 +183,7 @@ ADMIN_API = FunctionDef(
     routes=(
         RouteDef("POST", "/v1/admin/storefronts"),
         RouteDef("GET", "/v1/admin/storefronts/{storefront_id}"),
+        RouteDef("PATCH", "/v1/admin/storefronts/{storefront_id}"),
         RouteDef("POST", "/v1/admin/storefronts/{storefront_id}/keys"),
         RouteDef("DELETE", "/v1/admin/storefronts/{storefront_id}/keys/{key_id}"),
     ),
@@ -202,14 +205,45 @@ INGEST_PROJECTOR = FunctionDef(
 POINTS_EARN = FunctionDef(
     logical_id="PointsEarn",
     handler="points.consumer.lambda_handler",
-    description="Credits points for orders from the event stream",
-    tables={"LoyaltyTable": "write"},
+    description="Points ledger from the event stream: earning, clawbacks, bonuses",
+    tables={"LoyaltyTable": "write", "EventsTable": "write"},
     stream=StreamSourceDef(
         table="EventsTable",
         batch_size=25,
         max_retries=3,
-        event_types=("order.placed",),
+        event_types=(
+            "order.placed",
+            "order.refunded",
+            "order.cancelled",
+            "member.registered",
+            "review.submitted",
+            "referral.completed",
+        ),
     ),
+)
+
+POINTS_API = FunctionDef(
+    logical_id="PointsApi",
+    handler="points.handler.lambda_handler",
+    description="Points ledger, redemptions with holds, adjustments and estimates",
+    tables={"LoyaltyTable": "write", "EventsTable": "write"},
+    routes=(
+        RouteDef("GET", "/v1/members/{member_id}/ledger"),
+        RouteDef("POST", "/v1/members/{member_id}/redemptions"),
+        RouteDef("POST", "/v1/members/{member_id}/redemptions/{redemption_id}/confirm"),
+        RouteDef("POST", "/v1/members/{member_id}/redemptions/{redemption_id}/cancel"),
+        RouteDef("POST", "/v1/members/{member_id}/adjustments"),
+        RouteDef("POST", "/v1/points/estimate"),
+    ),
+)
+
+POINTS_SWEEP = FunctionDef(
+    logical_id="PointsSweep",
+    handler="points.sweep.lambda_handler",
+    description="Releases pending points, expires lots, lapses holds, reviews tiers",
+    tables={"LoyaltyTable": "write", "EventsTable": "write"},
+    schedules=(ScheduleDef("points-sweep", "cron(0/15 * * * ? *)", PROGRAM_TIME_ZONE, "points_sweep"),),
+    timeout_seconds=300,
 )
 
 CARE_RULES = FunctionDef(
@@ -255,6 +289,15 @@ REPORTS = FunctionDef(
     timeout_seconds=300,
 )
 
+MEMBER_REFRESH = FunctionDef(
+    logical_id="MemberRefresh",
+    handler="ingest.refresh.lambda_handler",
+    description="Refreshes members' stored lifecycle stage, RFM and tags when they come due",
+    tables={"LoyaltyTable": "write", "EventsTable": "write"},
+    schedules=(ScheduleDef("member-refresh", "cron(5 * * * ? *)", PROGRAM_TIME_ZONE, "refresh_members"),),
+    timeout_seconds=300,
+)
+
 FUNCTIONS: tuple[FunctionDef, ...] = (
     AUTHORIZER,
     INGEST_API,
@@ -262,10 +305,13 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
     ADMIN_API,
     INGEST_PROJECTOR,
     POINTS_EARN,
+    POINTS_API,
+    POINTS_SWEEP,
     CARE_RULES,
     TICKETS_API,
     TICKETS_ESCALATION,
     REPORTS,
+    MEMBER_REFRESH,
 )
 
 FUNCTION_PACKAGES: tuple[str, ...] = ("ingest", "points", "care_rules", "tickets", "reports")

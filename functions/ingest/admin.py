@@ -1,4 +1,4 @@
-"""Admin API (admin credential only): storefronts and their keys.
+"""Admin API (admin credential only): storefronts, their keys and request rate limits.
 
 A new key's secret is returned once, at creation; only its hash is stored."""
 
@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from ingest import storefronts
-from loyalty import credentials
+from loyalty import credentials, throttle
 from loyalty.api import (
     ADMIN_SECURITY,
     ERROR_RESPONSES,
@@ -39,6 +39,15 @@ app = create_resolver(logger)
 StorefrontId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
 KeyId = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[0-9a-f]+$")]
 MAX_ATTEMPTS = 3
+RATE_LIMIT = (
+    "Requests per second this storefront's keys may send (a fixed one-second window); "
+    "takes effect within the authorizer cache TTL (300 s)"
+)
+
+
+def _rate_limit_field(description: str, **kwargs: Any) -> Any:
+    # strict: a JSON integer only, not true, 5.0 or "5"
+    return Field(ge=throttle.MIN_LIMIT, le=throttle.MAX_LIMIT, strict=True, description=description, **kwargs)
 
 
 class StorefrontIn(BaseModel):
@@ -47,6 +56,17 @@ class StorefrontIn(BaseModel):
     storefront_id: str = Field(min_length=1, max_length=64, pattern=ID_PATTERN)
     name: str = Field(min_length=1, max_length=200)
     channel: Literal["web", "app", "store", "service"]
+    rate_limit_per_second: int | None = _rate_limit_field(
+        "Requests per second this storefront's keys may send (a fixed one-second window); "
+        "omitted or null: the deployment default (STOREFRONT_RATE_LIMIT)",
+        default=None,
+    )
+
+
+class StorefrontPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rate_limit_per_second: int = _rate_limit_field(RATE_LIMIT)
 
 
 class KeyOut(BaseModel):
@@ -65,6 +85,9 @@ class StorefrontOut(BaseModel):
     channel: str
     created_at: str
     keys: list[KeyOut]
+    rate_limit_per_second: int = Field(
+        description="Requests per second: the storefront's own limit, else the deployment default"
+    )
 
 
 class CreatedStorefrontOut(BaseModel):
@@ -82,6 +105,7 @@ def _out(storefront: Storefront) -> StorefrontOut:
             KeyOut(key_id=k.key_id, created_at=k.created_at, revoked_at=k.revoked_at)
             for k in sorted(storefront.keys.values(), key=lambda k: k.created_at)
         ],
+        rate_limit_per_second=storefront.rate_limit_per_second or get_settings().storefront_rate_limit,
     )
 
 
@@ -122,6 +146,7 @@ def post_storefront(body: Annotated[StorefrontIn, Body()]) -> Response[Any]:
         created_at=iso(now),
         keys={},
         version=0,
+        rate_limit_per_second=body.rate_limit_per_second,
     )
     storefront = storefronts.add_key(empty, key_id, plaintext, iso(now))
     try:
@@ -145,6 +170,25 @@ def post_storefront(body: Annotated[StorefrontIn, Body()]) -> Response[Any]:
 )
 def get_storefront(storefront_id: StorefrontId) -> StorefrontOut:
     return _out(_load(caller(app, role="admin").tenant_id, storefront_id))
+
+
+@app.patch(
+    "/v1/admin/storefronts/<storefront_id>",
+    summary="Set a storefront's request rate limit (effective within the authorizer cache TTL, 300 s)",
+    responses={200: json_response("The storefront", StorefrontOut), 404: _MISSING, **ERROR_RESPONSES},
+    security=ADMIN_SECURITY,
+    tags=["admin"],
+)
+def patch_storefront(storefront_id: StorefrontId, body: Annotated[StorefrontPatch, Body()]) -> StorefrontOut:
+    tenant = caller(app, role="admin").tenant_id
+    updated = credentials.set_rate_limit(_table(), tenant, storefront_id, body.rate_limit_per_second)
+    if updated is None:
+        raise NotFound("no such storefront", field="storefront_id")
+    logger.info(
+        "storefront rate limit set",
+        extra={"storefront": storefront_id, "rate_limit_per_second": body.rate_limit_per_second},
+    )
+    return _out(updated)
 
 
 @app.post(

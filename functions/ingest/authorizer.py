@@ -1,5 +1,7 @@
 """API Gateway REQUEST authorizer: resolves the storefront API key (header
-x-api-key) to its tenant and channel. Results are cached by API Gateway."""
+x-api-key) to its tenant and channel, and a storefront key to its storefront's
+request rate limit. Results are cached by API Gateway (300 s), so a revoked key
+or a changed limit takes effect within that time."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from loyalty.credentials import lookup
+from loyalty.credentials import lookup, storefront_rate_limit
 from loyalty.settings import get_settings
 
 logger = Logger(service="authorizer")
@@ -43,19 +45,26 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     method_arn = str(event.get("methodArn", "*"))
     if not api_key or len(api_key) > 256:
         raise PermissionError("Unauthorized")  # API Gateway answers 401
-    key = lookup(get_settings().require("loyalty_table"), api_key)
+    settings = get_settings()
+    table = settings.require("loyalty_table")
+    key = lookup(table, api_key)
     if key is None or not key.active:
         logger.info("rejected key")
         raise PermissionError("Unauthorized")
+    identity = {
+        "tenant_id": key.tenant_id,
+        "role": key.role,
+        "storefront": key.storefront,
+        "channel": key.channel,
+        "key_id": key.key_id,
+    }
+    if key.role == "storefront" and key.storefront:
+        limit = storefront_rate_limit(table, key.tenant_id, key.storefront)
+        # API Gateway hands context values to the handler as strings.
+        identity["rate_limit_per_second"] = str(limit or settings.storefront_rate_limit)
     return _policy(
         "Allow",
         _api_wildcard(method_arn),
         principal=f"{key.tenant_id}/{key.role}/{key.storefront or 'admin'}",
-        context={
-            "tenant_id": key.tenant_id,
-            "role": key.role,
-            "storefront": key.storefront,
-            "channel": key.channel,
-            "key_id": key.key_id,
-        },
+        context=identity,
     )

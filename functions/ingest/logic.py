@@ -56,11 +56,50 @@ class EventStore(Protocol):
         """Store the event unless its id exists; return the existing payload hash if it does."""
 
 
+# Events the system records itself (never sent by a storefront): their ids start
+# with SYSTEM_PREFIX, which storefront event ids may not, so they cannot collide.
+SYSTEM_PREFIX = "sys:"
+SYSTEM_CHANNEL = "system"
+STAGE_CHANGED = "member.stage_changed"
+SYSTEM_EVENT_TYPES = frozenset({STAGE_CHANGED})
+
+
+def _hash(body: dict[str, Any]) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def payload_hash(event: EventIn) -> str:
     body = event.model_dump(mode="json")
     body["occurred_at"] = iso(event.occurred_at)
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return _hash(body)
+
+
+def stage_changed(
+    tenant_id: str, member_id: str, at: datetime, before: str, after: str, now: datetime, tz: ZoneInfo
+) -> StoredEvent:
+    """The timeline event for a lifecycle stage change at ``at``. Its id is derived
+    from the member and the instant, so recording it again finds it stored."""
+    body: dict[str, Any] = {
+        "event_id": f"{SYSTEM_PREFIX}stage:{member_id}:{iso(at)}",
+        "type": STAGE_CHANGED,
+        "occurred_at": iso(at),
+        "member_id": member_id,
+        "channel": SYSTEM_CHANNEL,
+        "data": {"from": before, "to": after},
+    }
+    return StoredEvent(
+        tenant_id=tenant_id,
+        event_id=body["event_id"],
+        type=STAGE_CHANGED,
+        member_id=member_id,
+        channel=SYSTEM_CHANNEL,
+        occurred_at=at,
+        received_at=now,
+        data=body["data"],
+        payload_hash=_hash(body),
+        day=local_day(at, tz).isoformat(),
+    )
 
 
 def to_stored(event: EventIn, tenant_id: str, now: datetime, tz: ZoneInfo) -> StoredEvent:
@@ -89,8 +128,18 @@ def check_time(event: EventIn, now: datetime) -> FieldError | None:
     return None
 
 
+def check_event_id(event: EventIn) -> FieldError | None:
+    if event.event_id.startswith(SYSTEM_PREFIX):
+        return FieldError(
+            code="reserved_event_id",
+            message=f"event ids starting with {SYSTEM_PREFIX} are reserved for events the system records",
+            field="event_id",
+        )
+    return None
+
+
 def ingest_one(event: EventIn, tenant_id: str, now: datetime, tz: ZoneInfo, store: EventStore) -> EventResult:
-    if error := check_time(event, now):
+    if error := check_event_id(event) or check_time(event, now):
         return EventResult(event_id=event.event_id, status="rejected", errors=[error])
     stored = to_stored(event, tenant_id, now, tz)
     existing = store.put_new(stored)

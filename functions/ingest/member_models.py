@@ -29,11 +29,19 @@ class ProfileOut(BaseModel):
     registered_at: str | None = None
 
 
+class ExpiringOut(BaseModel):
+    points: int
+    expires_on: str
+
+
 class PointsOut(BaseModel):
     available: int
     pending: int
     held: int
     lifetime_earned: int
+    expiring: list[ExpiringOut] = Field(
+        default_factory=list, description="lots expiring within the notice window, soonest first"
+    )
 
 
 class StatsOut(BaseModel):

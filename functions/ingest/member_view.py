@@ -8,13 +8,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from ingest.member_models import ConsentOut, MemberOut, PointsOut, ProfileOut, RfmOut, StatsOut
+from ingest.member_models import ConsentOut, ExpiringOut, MemberOut, PointsOut, ProfileOut, RfmOut, StatsOut
 from ingest.projection import MemberStats
 from loyalty.program import ProgramConfig
 from loyalty.timeutil import parse_rfc3339
 
 YEAR = timedelta(days=365)
+UTC_ZONE = ZoneInfo("UTC")
+RECENT_DAYS = 30  # the view's orders_last_30_days
+FREQUENCY_DAYS = 365  # RFM frequency: orders in the last year
 
 
 def _days_since(moment: str, now: datetime) -> float:
@@ -103,7 +107,7 @@ def rfm(stats: MemberStats, now: datetime, config: ProgramConfig) -> Rfm | None:
     rules = config.rfm
     recency = _score_at_most(_days_since(stats.last_order_at, now), rules.recency_days)
     frequency = _score_at_least(
-        Decimal(orders_within(stats, now, 365)), [Decimal(n) for n in rules.frequency_orders]
+        Decimal(orders_within(stats, now, FREQUENCY_DAYS)), [Decimal(n) for n in rules.frequency_orders]
     )
     monetary = _score_at_least(stats.total_spend, rules.monetary)
     return Rfm(recency, frequency, monetary, segment(recency, frequency))
@@ -120,8 +124,26 @@ def tags(stats: MemberStats, now: datetime, config: ProgramConfig) -> list[str]:
     return found
 
 
+def idle_limits(config: ProgramConfig) -> set[int]:
+    """Days since the last order (or since registering, before any order) at which
+    ``lifecycle_stage`` or the RFM recency score can change: each rule above
+    compares the idle days with ``<=`` / ``>`` against one of these."""
+    lifecycle = config.lifecycle
+    return {lifecycle.new_days, lifecycle.active_days, lifecycle.lapsed_days, *config.rfm.recency_days}
+
+
+def order_windows(config: ProgramConfig) -> set[int]:
+    """Every window (days) over which ``orders_within`` counts orders: the view's
+    orders in the last 30 days, the RFM frequency, and each tag's ``within_days``."""
+    return {RECENT_DAYS, FREQUENCY_DAYS, *(rule.within_days for rule in config.tags if rule.within_days)}
+
+
 def build_view(
-    member_id: str, items: dict[str, dict[str, Any]], now: datetime, config: ProgramConfig
+    member_id: str,
+    items: dict[str, dict[str, Any]],
+    now: datetime,
+    config: ProgramConfig,
+    tz: ZoneInfo = UTC_ZONE,
 ) -> MemberOut | None:
     """The member's stored items ('#PROFILE', '#STATS', '#BALANCE', '#TICKET#...')
     as the API view; None when nothing is known about the member."""
@@ -154,20 +176,15 @@ def build_view(
                 if profile.get(f"consent_{channel}")
             },
         ),
-        tier="member",
-        points=PointsOut(
-            available=int(balance.get("available", 0)),
-            pending=int(balance.get("pending", 0)),
-            held=int(balance.get("held", 0)),
-            lifetime_earned=int(balance.get("lifetime_earned", 0)),
-        ),
+        tier=str(balance.get("tier") or config.points.tiers[0].name),
+        points=points_view(balance, now, config, tz),
         stats=StatsOut(
             orders_count=stats.orders_count,
             total_spend=f"{stats.total_spend:.2f}",
             average_order_value=f"{stats.average_order_value:.2f}",
             first_order_at=stats.first_order_at,
             last_order_at=stats.last_order_at,
-            orders_last_30_days=orders_within(stats, now, 30),
+            orders_last_30_days=orders_within(stats, now, RECENT_DAYS),
         ),
         rfm=RfmOut(
             recency=found.recency, frequency=found.frequency, monetary=found.monetary, segment=found.segment
@@ -177,6 +194,25 @@ def build_view(
         lifecycle_stage=lifecycle_stage(stats, profile.get("registered_at"), now, config),
         tags=tags(stats, now, config),
         open_tickets=sum(1 for sk in items if sk.startswith("#TICKET#")),
+    )
+
+
+def points_view(balance: dict[str, Any], now: datetime, config: ProgramConfig, tz: ZoneInfo) -> PointsOut:
+    """The buckets as of the last ledger write or sweep (the sweep runs every
+    15 minutes), and the lots expiring within the notice window."""
+    today = now.astimezone(tz).date()
+    horizon = (today + timedelta(days=config.points.expiring_notice_days)).isoformat()
+    lots = {str(day): int(points) for day, points in (balance.get("lots") or {}).items()}
+    return PointsOut(
+        available=int(balance.get("available", 0)),
+        pending=int(balance.get("pending", 0)),
+        held=int(balance.get("held", 0)),
+        lifetime_earned=int(balance.get("lifetime_earned", 0)),
+        expiring=[
+            ExpiringOut(points=points, expires_on=day)
+            for day, points in sorted(lots.items())
+            if today.isoformat() < day <= horizon
+        ],
     )
 
 

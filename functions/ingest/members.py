@@ -40,7 +40,7 @@ _UNKNOWN = json_response("Unknown member", ErrorResponse)
 
 def _view(tenant: str, member_id: str) -> MemberOut:
     items = ProfileStore(get_settings().require("loyalty_table")).member_items(tenant, member_id)
-    view = member_view.build_view(member_id, items, request_time(app), get_program())
+    view = member_view.build_view(member_id, items, request_time(app), get_program(), get_settings().tz)
     if view is None:
         raise NotFound("no such member", field="member_id")
     return view

@@ -19,12 +19,8 @@ from pydantic import (
 )
 
 from loyalty.timeutil import Timestamp
+from loyalty.types import Currency, Identifier, Money
 
-Identifier = Annotated[
-    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@/+\-]+$")
-]
-Money = Annotated[str, StringConstraints(pattern=r"^\d{1,12}(\.\d{1,4})?$")]
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Birthday = Annotated[str, StringConstraints(pattern=r"^(\d{4}|-)-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")]
 Channel = Literal["web", "app", "store", "service"]
 
@@ -153,7 +149,9 @@ class ReferralCompletedData(Strict):
 
 
 class EventBase(Strict):
-    event_id: Identifier = Field(description="Client-unique id; resending it is safe")
+    event_id: Identifier = Field(
+        description="Client-unique id; resending it is safe. Ids starting with sys: are reserved"
+    )
     occurred_at: Timestamp = Field(description="RFC 3339 with offset")
     member_id: Identifier
     channel: Channel
@@ -281,7 +279,10 @@ class EventsResponse(BaseModel):
 
 class TimelineEvent(BaseModel):
     event_id: str
-    type: str
+    type: str = Field(
+        description="A storefront event type, or member.stage_changed: recorded by the system "
+        "(channel system) when the lifecycle stage changes with time, data {from, to}"
+    )
     occurred_at: str
     channel: str
     data: dict[str, Any]

@@ -1,22 +1,97 @@
-"""Data access for member profiles and stats in the loyalty table."""
+"""Data access for member profiles and stats in the loyalty table, and for the
+member's derived state stored on the stats item with its due index."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ingest import projection
+from ingest import member_state, projection
+from ingest.member_state import MemberState, Refresh
 from ingest.member_view import stats_from_item
+from ingest.projection import MemberStats
 from loyalty import aws, keys
 from loyalty.dynamo import cancellation_codes, is_condition_failure, transact_write
+from loyalty.program import ProgramConfig
+from loyalty.timeutil import iso, parse_rfc3339
 
 MARKER_TTL = timedelta(days=7)  # longer than a stream record's 24 h retention
 MAX_ATTEMPTS = 5
 PROFILE_SK = "#PROFILE"
 STATS_SK = "#STATS"
+# The derived state on the stats item; gsi1pk/gsi1sk list it in the member due
+# index while a change is due (sparse: absent when the state stays as it is).
+STATE_FIELDS = (
+    "lifecycle_stage",
+    "rfm",
+    "tags",
+    "orders_last_30_days",
+    "state_at",
+    "due_at",
+    "gsi1pk",
+    "gsi1sk",
+)
+
+
+def state_fields(
+    tenant: str, member: str, state: MemberState, at: datetime, due: datetime | None
+) -> dict[str, Any]:
+    """The derived state as stored: evaluated at ``at``, next changing at ``due``."""
+    fields: dict[str, Any] = {
+        "lifecycle_stage": state.lifecycle_stage,
+        "tags": list(state.tags),
+        "orders_last_30_days": state.orders_last_30_days,
+        "state_at": iso(at),
+    }
+    if state.rfm is not None:
+        fields["rfm"] = {
+            "recency": state.rfm.recency,
+            "frequency": state.rfm.frequency,
+            "monetary": state.rfm.monetary,
+            "segment": state.rfm.segment,
+        }
+    if due is not None:
+        fields["due_at"] = iso(due)
+        fields.update(keys.member_due_index(tenant, member, iso(due)))
+    return fields
+
+
+def _stats_item(
+    tenant: str,
+    member: str,
+    stats: MemberStats,
+    registered_at: str | None,
+    previous: dict[str, Any] | None,
+    now: datetime,
+    config: ProgramConfig,
+) -> dict[str, Any]:
+    """The stats item with its derived state at ``now``, or at the instant the stored
+    state was derived if that is later: a stored state never moves back in time."""
+    if previous and previous.get("state_at"):
+        now = max(now, parse_rfc3339(previous["state_at"]))
+    item: dict[str, Any] = {
+        "pk": keys.member_pk(tenant, member),
+        "sk": STATS_SK,
+        "kind": "stats",
+        "tenant_id": tenant,
+        "member_id": member,
+        "orders_count": stats.orders_count,
+        "total_spend": stats.total_spend,
+        "first_order_at": stats.first_order_at,
+        "last_order_at": stats.last_order_at,
+        "recent_orders": list(stats.recent_orders),
+        "registered_at": registered_at,
+        "version": stats.version,
+    }
+    state = member_state.derive(stats, registered_at, now, config)
+    due = member_state.next_change_at(stats, registered_at, now, config)
+    item.update(state_fields(tenant, member, state, now, due))
+    return {name: value for name, value in item.items() if value is not None}
 
 
 class Contention(RuntimeError):
@@ -92,27 +167,24 @@ class ProfileStore:
         )
 
     def record_order(
-        self, tenant: str, member: str, event_id: str, occurred_at: str, total: Decimal, window_days: int
+        self,
+        tenant: str,
+        member: str,
+        event_id: str,
+        occurred_at: str,
+        total: Decimal,
+        now: datetime,
+        config: ProgramConfig,
     ) -> bool:
-        """Add an order to the member's stats exactly once (marker + optimistic version)."""
+        """Add an order to the member's stats exactly once (marker + optimistic version),
+        with the derived state at ``now`` and when it next changes."""
         pk = keys.member_pk(tenant, member)
         for _ in range(MAX_ATTEMPTS):
             item = self._table.get_item(Key={"pk": pk, "sk": STATS_SK}, ConsistentRead=True).get("Item")
             current = stats_from_item(item)
-            updated = projection.apply_order(current, occurred_at, total, window_days)
-            stats_item = {
-                "pk": pk,
-                "sk": STATS_SK,
-                "kind": "stats",
-                "tenant_id": tenant,
-                "member_id": member,
-                "orders_count": updated.orders_count,
-                "total_spend": updated.total_spend,
-                "first_order_at": updated.first_order_at,
-                "last_order_at": updated.last_order_at,
-                "recent_orders": list(updated.recent_orders),
-                "version": updated.version,
-            }
+            updated = projection.apply_order(current, occurred_at, total, config.order_window_days)
+            registered_at = item.get("registered_at") if item else None
+            stats_item = _stats_item(tenant, member, updated, registered_at, item, now, config)
             put_stats: dict[str, Any] = {
                 "TableName": self._table_name,
                 "Item": stats_item,
@@ -147,6 +219,117 @@ class ProfileStore:
                 if codes[1] != "ConditionalCheckFailed":
                     raise
         raise Contention("stats kept changing; retry")
+
+    def record_registration(
+        self, tenant: str, member: str, registered_at: str, now: datetime, config: ProgramConfig
+    ) -> bool:
+        """Note the registration time on the stats item (the latest one, as on the
+        profile) with the derived state at ``now``; False when it was noted already."""
+        pk = keys.member_pk(tenant, member)
+        for _ in range(MAX_ATTEMPTS):
+            item = self._table.get_item(Key={"pk": pk, "sk": STATS_SK}, ConsistentRead=True).get("Item")
+            known = item.get("registered_at") if item else None
+            if item and known and known >= registered_at and "lifecycle_stage" in item:
+                return False
+            stats = stats_from_item(item)
+            stats_item = _stats_item(
+                tenant,
+                member,
+                replace(stats, version=stats.version + 1),
+                max(filter(None, [known, registered_at])),
+                item,
+                now,
+                config,
+            )
+            try:
+                if item is None:
+                    self._table.put_item(Item=stats_item, ConditionExpression="attribute_not_exists(pk)")
+                else:
+                    self._table.put_item(
+                        Item=stats_item,
+                        ConditionExpression="version = :v",
+                        ExpressionAttributeValues={":v": stats.version},
+                    )
+                return True
+            except ClientError as err:
+                if not is_condition_failure(err):
+                    raise
+        raise Contention("stats kept changing; retry")
+
+    def due_members(self, tenant: str, until: datetime) -> Iterator[dict[str, Any]]:
+        """Stats items whose derived state is due to change at or before ``until``:
+        a Query of each member due index partition (cost grows with the due members only)."""
+        for partition in keys.member_due_pks(tenant):
+            kwargs: dict[str, Any] = {
+                "IndexName": "gsi1",
+                "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk <= :until",
+                "ExpressionAttributeValues": {":pk": partition, ":until": f"{iso(until)}#~"},
+            }
+            while True:
+                page = self._table.query(**kwargs)
+                yield from page["Items"]
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def save_refresh(
+        self,
+        item: dict[str, Any],
+        refreshed: Refresh,
+        at: datetime,
+        events_table: str,
+        events: list[dict[str, Any]],
+    ) -> int | None:
+        """Store a refreshed state and its stage-change events in one transaction,
+        conditioned on the stats version read. Returns how many events were new (an
+        event already stored by a repeated run is left as it is), or None when a
+        concurrent update won: it stored a state and due time of its own."""
+        tenant, member = str(item["tenant_id"]), str(item["member_id"])
+        version = int(item["version"])
+        fields = state_fields(tenant, member, refreshed.state, at, refreshed.next_change_at)
+        fields["version"] = version + 1
+        names = {f"#{name}": name for name in (*fields, *STATE_FIELDS)}
+        expression = "SET " + ", ".join(f"#{name} = :{name}" for name in fields)
+        removed = [name for name in STATE_FIELDS if name not in fields]
+        if removed:
+            expression += " REMOVE " + ", ".join(f"#{name}" for name in removed)
+        operations: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self._table_name,
+                    "Key": {"pk": item["pk"], "sk": STATS_SK},
+                    "UpdateExpression": expression,
+                    "ConditionExpression": "#version = :expected",
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": {
+                        **{f":{name}": value for name, value in fields.items()},
+                        ":expected": version,
+                    },
+                }
+            },
+            *(
+                {
+                    "Put": {
+                        "TableName": events_table,
+                        "Item": event,
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+                for event in events
+            ),
+        ]
+        while True:
+            try:
+                transact_write(operations)
+                return len(operations) - 1
+            except ClientError as err:
+                codes = cancellation_codes(err) + [None] * len(operations)
+                if codes[0] == "ConditionalCheckFailed":
+                    return None
+                stored = {i for i in range(1, len(operations)) if codes[i] == "ConditionalCheckFailed"}
+                if not stored:
+                    raise
+                operations = [op for i, op in enumerate(operations) if i not in stored]
 
     def member_items(self, tenant: str, member: str) -> dict[str, dict[str, Any]]:
         """Profile, stats, balance and open-ticket markers in one Query (the member's '#' items)."""

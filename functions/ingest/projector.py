@@ -18,7 +18,7 @@ from ingest import projection
 from ingest.profile_store import ProfileStore
 from loyalty.program import get_program
 from loyalty.settings import get_settings
-from loyalty.streams import new_image
+from loyalty.streams import created_at, new_image
 
 logger = Logger(service="ingest")
 tracer = Tracer(service="ingest")
@@ -27,6 +27,8 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
 def handle_record(record: DynamoDBRecord) -> None:
+    """Profile and stats; registrations and orders also store the member's derived
+    state as of the record's creation and when it next changes (the due index)."""
     image = new_image(record)
     store = ProfileStore(get_settings().require("loyalty_table"))
     tenant, member, kind = image["tenant_id"], image["member_id"], image["type"]
@@ -34,11 +36,16 @@ def handle_record(record: DynamoDBRecord) -> None:
         changes = projection.profile_changes(image.get("data") or {})
         if kind == "member.registered":
             changes["registered_at"] = image["occurred_at"]
-        store.apply_profile(tenant, member, changes, at=image["occurred_at"])
+        profile = store.apply_profile(tenant, member, changes, at=image["occurred_at"])
+        if kind == "member.registered" and profile and profile.get("registered_at"):
+            store.record_registration(
+                tenant, member, profile["registered_at"], created_at(record), get_program()
+            )
     elif kind == "order.placed":
         total = Decimal(str(image["data"]["total"]))
-        window = get_program().order_window_days
-        store.record_order(tenant, member, image["event_id"], image["occurred_at"], total, window)
+        store.record_order(
+            tenant, member, image["event_id"], image["occurred_at"], total, created_at(record), get_program()
+        )
     else:
         raise ValueError(f"projector received unexpected event type {kind}")
 

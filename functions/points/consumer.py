@@ -1,4 +1,9 @@
-"""Stream consumer: credits points for orders. Idempotent per source event."""
+"""Stream consumer: earns, claws back and awards bonuses from storefront events.
+
+Partial batch failures: a failing record is reported in batchItemFailures,
+retried by Lambda, then sent to the dead-letter queue. Every operation carries
+a business key (order, refund, review, referral), so a redelivered record
+changes nothing."""
 
 from __future__ import annotations
 
@@ -12,38 +17,87 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from loyalty.program import get_program
 from loyalty.settings import get_settings
-from loyalty.streams import new_image
-from loyalty.timeutil import local_day, parse_rfc3339
-from points import logic
-from points.repository import PointsStore
+from loyalty.streams import created_at, new_image
+from points import service
+from points.ledger import OrderLine
+from points.repository import DynamoLedgerStore
 
 logger = Logger(service="points")
 tracer = Tracer(service="points")
 metrics = Metrics(namespace="Loyalty", service="points")
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
+EVENT_TYPES = (
+    "order.placed",
+    "order.refunded",
+    "order.cancelled",
+    "member.registered",
+    "review.submitted",
+    "referral.completed",
+)
+
+
+def _context(record: DynamoDBRecord) -> service.Context:
+    settings = get_settings()
+    now = created_at(record)
+    store = DynamoLedgerStore(
+        settings.require("loyalty_table"), settings.require("events_table"), settings.tz
+    )
+    return service.Context(store, get_program().points, settings.tz, now)
+
 
 def handle_record(record: DynamoDBRecord) -> None:
     image = new_image(record)
-    if image.get("type") != "order.placed":
-        raise ValueError(f"points consumer received unexpected event type {image.get('type')}")
-    settings = get_settings()
-    occurred = parse_rfc3339(image["occurred_at"])
-    entry = logic.earn_for_order(
-        tenant_id=image["tenant_id"],
-        member_id=image["member_id"],
-        event_id=image["event_id"],
-        order_id=image["data"]["order_id"],
-        total=Decimal(str(image["data"]["total"])),
-        occurred_at=image["occurred_at"],
-        day=local_day(occurred, settings.tz).isoformat(),
+    kind, tenant, member, data = (
+        image.get("type"),
+        image["tenant_id"],
+        image["member_id"],
+        image.get("data") or {},
     )
-    if entry is None:
-        return
-    applied = PointsStore(settings.require("loyalty_table")).append(entry)
+    ctx = _context(record)
+    bonuses = ctx.rules.bonuses
+    if kind == "order.placed":
+        lines = [
+            OrderLine(item.get("category"), Decimal(str(item["unit_price"])) * int(item["quantity"]))
+            for item in data.get("items") or []
+        ]
+        done = service.order_placed(
+            ctx, tenant, member, data["order_id"], Decimal(str(data["total"])), lines, image["occurred_at"]
+        )
+    elif kind == "order.refunded":
+        done = service.order_refunded(
+            ctx, tenant, member, data["order_id"], data["refund_id"], Decimal(str(data["amount"]))
+        )
+    elif kind == "order.cancelled":
+        done = service.order_cancelled(ctx, tenant, member, data["order_id"])
+    elif kind == "member.registered":
+        done = service.bonus(ctx, tenant, member, "sign-up", "member", bonuses.sign_up, "sign-up bonus")
+    elif kind == "review.submitted":
+        done = service.bonus(
+            ctx,
+            tenant,
+            member,
+            "review",
+            data["review_id"],
+            bonuses.review,
+            f"review {data['review_id']} bonus",
+        )
+    elif kind == "referral.completed":
+        done = service.bonus(
+            ctx,
+            tenant,
+            member,
+            "referral",
+            data["referral_id"],
+            bonuses.referral,
+            f"referral {data['referral_id']} bonus",
+        )
+    else:
+        raise ValueError(f"points consumer received unexpected event type {kind}")
     metrics.add_metric(
-        name="PointsEarned" if applied else "PointsEarnDuplicate", unit=MetricUnit.Count, value=1
+        name="PointsApplied" if done.applied else "PointsDuplicate", unit=MetricUnit.Count, value=1
     )
 
 

@@ -20,12 +20,14 @@ from infra.definitions import (
     FUNCTION_PACKAGES,
     FUNCTIONS,
     LOG_RETENTION_DAYS,
+    LOYALTY_TABLE,
     PYTHON_RUNTIME,
     FunctionDef,
     dead_letter_queue_name,
     function_environment,
     has_dead_letter_queue,
 )
+from loyalty.keys import throttle_pk
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = REPO_ROOT / "functions"
@@ -52,6 +54,10 @@ WRITE_ACTIONS = (
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
 )
+# Per-storefront throttling (loyalty.throttle, run by loyalty.api.resolve): one UpdateItem
+# on a window counter, whose partition key is T#<tenant>#THROTTLE#<storefront>.
+THROTTLE_ACTIONS = ("dynamodb:UpdateItem",)
+THROTTLE_LEADING_KEYS = throttle_pk("*", "*")
 KMS_READ_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
 KMS_WRITE_ACTIONS = ("kms:Encrypt", "kms:GenerateDataKey")
 SEND_EMAIL_ACTIONS = ("ses:SendEmail", "ses:SendRawEmail")
@@ -97,6 +103,17 @@ def architecture() -> lambda_.Architecture:
 def powertools_layer_name() -> str:
     """e.g. ``AWSLambdaPowertoolsPythonV3-python313-arm64``."""
     return f"AWSLambdaPowertoolsPythonV3-{PYTHON_RUNTIME.replace('.', '')}-{ARCHITECTURE}"
+
+
+def counts_storefront_requests(fn_def: FunctionDef) -> bool:
+    """Every function behind the authorizer admits storefront requests through the
+    per-storefront window counter in the LoyaltyTable."""
+    return any(route.authorized for route in fn_def.routes)
+
+
+def needs_throttle_grant(fn_def: FunctionDef) -> bool:
+    """The counter needs a grant of its own only where the LoyaltyTable is not writable already."""
+    return counts_storefront_requests(fn_def) and fn_def.tables.get(LOYALTY_TABLE.logical_id) != "write"
 
 
 def code_excludes(package: str) -> list[str]:
@@ -207,6 +224,9 @@ class Functions(Construct):
             table_def = self._data.table_defs[table_id]
             environment[table_def.env_var] = self._data.tables[table_id].table_name
             self._grant_table(role, table_id, access)
+        if needs_throttle_grant(fn_def):
+            environment[LOYALTY_TABLE.env_var] = self._data.tables[LOYALTY_TABLE.logical_id].table_name
+            self._grant_throttle_counter(role, writes_a_table="write" in fn_def.tables.values())
         if fn_def.writes_reports:
             environment["REPORTS_BUCKET"] = self._data.reports_bucket.bucket_name
             self._grant_reports(scope, role)
@@ -278,6 +298,24 @@ class Functions(Construct):
         )
         kms_actions = list(KMS_READ_ACTIONS) + (list(KMS_WRITE_ACTIONS) if access == "write" else [])
         self._grant_key(role, f"{table_id}Key", kms_actions, "dynamodb")
+
+    def _grant_throttle_counter(self, role: iam.Role, *, writes_a_table: bool) -> None:
+        """UpdateItem on the throttle window items only: the table itself (no index), and
+        only items whose partition key is a throttle counter's."""
+        table = self._data.tables[LOYALTY_TABLE.logical_id]
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ThrottleCounter",
+                actions=list(THROTTLE_ACTIONS),
+                resources=[table.table_arn],
+                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [THROTTLE_LEADING_KEYS]}},
+            )
+        )
+        if not writes_a_table:
+            # Every table is encrypted with the one data key; writing any table grants its use already.
+            self._grant_key(
+                role, "ThrottleCounterKey", list(KMS_READ_ACTIONS + KMS_WRITE_ACTIONS), "dynamodb"
+            )
 
     def _grant_reports(self, scope: Construct, role: iam.Role) -> None:
         bucket = self._data.reports_bucket

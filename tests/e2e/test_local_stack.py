@@ -37,7 +37,8 @@ def test_storefront_flow_end_to_end(local: LocalClient) -> None:
     assert all(r["ok"] for r in ran["ran"])
 
     status, member = local.request("GET", "/v1/members/e2e-ann")
-    assert status == 200 and member["points"]["available"] == 80
+    # sign-up 100, first order 200 and birthday month 250 at once; the order's 80 pending
+    assert status == 200 and (member["points"]["available"], member["points"]["pending"]) == (550, 80)
     status, escalated = local.request("GET", f"/v1/tickets/{ticket['ticket_id']}")
     assert escalated["escalated_at"] is not None
 
@@ -48,6 +49,40 @@ def test_storefront_flow_end_to_end(local: LocalClient) -> None:
 
     status, report = local.request("GET", "/_local/status", key=None)
     assert all(count == 0 for count in report["dead_letters"].values()), report
+
+
+def test_pending_points_are_released_after_the_return_window(local: LocalClient) -> None:
+    order = order_event("e2e-p1", "e2e-pat", "42.00")
+    order["occurred_at"] = local.request("GET", "/_local/clock", key=None)[1]["now"]
+    assert local.request("POST", "/v1/events", order)[0] == 202
+    local.request("POST", "/_local/clock", {"advance": "PT1M"}, key=None)
+    assert local.request("GET", "/v1/members/e2e-pat")[1]["points"]["pending"] == 42
+    status, ran = local.request("POST", "/_local/clock", {"advance": "P15D"}, key=None)
+    assert status == 200 and any(r["schedule"] == "points-sweep" and r["ok"] for r in ran["ran"])
+    points = local.request("GET", "/v1/members/e2e-pat")[1]["points"]
+    assert (points["available"], points["pending"]) == (242, 0)  # with the first-order bonus
+    status, redeemed = local.request(
+        "POST",
+        "/v1/members/e2e-pat/redemptions",
+        {"redemption_id": "e2e-rd", "points": 100, "reward": "tote bag"},
+    )
+    assert status == 201 and redeemed["balance"]["available"] == 142
+
+    # Many parallel redemptions on one member never overdraw.
+    from concurrent.futures import ThreadPoolExecutor
+
+    def redeem(i: int) -> int:
+        body = {"redemption_id": f"e2e-par-{i}", "points": 20}
+        return local.request("POST", "/v1/members/e2e-pat/redemptions", body)[0]
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        statuses = list(pool.map(redeem, range(12)))
+    assert set(statuses) <= {201, 409, 503}, statuses
+    assert statuses.count(201) <= 7
+    available = local.request("GET", "/v1/members/e2e-pat")[1]["points"]["available"]
+    assert available == 142 - 20 * statuses.count(201) >= 0
+    ledger = local.request("GET", "/v1/members/e2e-pat/ledger?limit=100")[1]["entries"]
+    assert sum(e["available"] for e in ledger) == available
 
 
 def test_a_year_of_schedules_runs_in_seconds(local: LocalClient) -> None:
@@ -109,3 +144,27 @@ def test_demo_scenario_leaves_a_report_in_the_outbox(tmp_path: Path) -> None:
     reports = [p for p in outbox.glob("*.eml") if "daily-report" in p.name]
     assert len(reports) == 5
     assert any("orders" in p.read_text() and "Points issued" in p.read_text() for p in reports)
+
+
+def test_member_refresh_moves_the_stage_with_the_clock(local: LocalClient) -> None:
+    import uuid
+
+    member = f"e2e-refresh-{uuid.uuid4().hex[:8]}"
+    _, clock = local.request("GET", "/_local/clock", key=None)
+    order = order_event(f"{member}-o1", member, "30.00", at=clock["now"])
+    assert local.request("POST", "/v1/events", order)[0] == 202
+
+    status, ran = local.request("POST", "/_local/clock", {"advance": "P100D"}, key=None)
+    assert status == 200
+    refreshes = [r for r in ran["ran"] if r["schedule"] == "member-refresh"]
+    assert refreshes and all(r["ok"] for r in refreshes)
+
+    _, member_view = local.request("GET", f"/v1/members/{member}")
+    assert member_view["lifecycle_stage"] == "at-risk"
+    _, timeline = local.request("GET", f"/v1/members/{member}/events")
+    changes = [
+        (e["data"]["from"], e["data"]["to"])
+        for e in timeline["events"]
+        if e["type"] == "member.stage_changed"
+    ]
+    assert changes == [("active", "at-risk"), ("new", "active")]

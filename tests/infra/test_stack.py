@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from typing import Any
 
@@ -19,7 +20,12 @@ from template_queries import (
     role_of_function,
 )
 
-from infra.constructs.functions import FUNCTIONS_DIR
+from infra.constructs.functions import (
+    FUNCTIONS_DIR,
+    THROTTLE_LEADING_KEYS,
+    counts_storefront_requests,
+    needs_throttle_grant,
+)
 from infra.constructs.streams import filter_pattern
 from infra.definitions import (
     API_THROTTLE_BURST,
@@ -28,6 +34,7 @@ from infra.definitions import (
     AUTHORIZER,
     FUNCTIONS,
     LOG_RETENTION_DAYS,
+    LOYALTY_TABLE,
     PYTHON_RUNTIME,
     SENDER_EMAIL,
     TABLES,
@@ -35,6 +42,7 @@ from infra.definitions import (
     function_environment,
     has_dead_letter_queue,
 )
+from loyalty.keys import throttle_pk
 
 pytestmark = pytest.mark.infra
 
@@ -136,6 +144,8 @@ def test_function_environment(resources, fn: FunctionDef):
     for table in TABLES:
         if table.logical_id in fn.tables:
             expected[table.env_var] = {"Ref": table.logical_id}
+    if counts_storefront_requests(fn):
+        expected[LOYALTY_TABLE.env_var] = {"Ref": LOYALTY_TABLE.logical_id}
     if fn.writes_reports:
         expected["REPORTS_BUCKET"] = {"Ref": "ReportsBucket"}
     assert resources[fn.logical_id]["Properties"]["Environment"]["Variables"] == expected
@@ -345,6 +355,9 @@ def test_table_access_matches_definition(resources, fn: FunctionDef):
         # Stream reads are on the table's StreamArn, checked separately.
         granted -= {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"}
         access = fn.tables.get(table.logical_id)
+        if table is LOYALTY_TABLE and needs_throttle_grant(fn):
+            # The throttle window counter, checked in the next test.
+            granted -= {"dynamodb:UpdateItem"}
         if access is None:
             assert not granted, f"{fn.logical_id} may not touch {table.logical_id}: {granted}"
         elif access == "read":
@@ -352,6 +365,42 @@ def test_table_access_matches_definition(resources, fn: FunctionDef):
             assert not granted & DYNAMO_WRITE_ACTIONS
         else:
             assert {"dynamodb:GetItem", "dynamodb:Query"} | DYNAMO_WRITE_ACTIONS <= granted
+
+
+API_FUNCTIONS = [fn for fn in FUNCTIONS if counts_storefront_requests(fn)]
+
+
+@pytest.mark.parametrize("fn", API_FUNCTIONS, ids=_fn_ids(API_FUNCTIONS))
+def test_every_api_function_can_update_the_throttle_counter(resources, fn: FunctionDef):
+    statements = [
+        s
+        for s in function_statements(resources, fn.logical_id)
+        if s["Effect"] == "Allow"
+        and "dynamodb:UpdateItem" in as_list(s["Action"])
+        and LOYALTY_TABLE.logical_id in referenced_ids(s["Resource"])
+    ]
+    assert statements, f"{fn.logical_id} cannot count requests in the LoyaltyTable"
+    if not needs_throttle_grant(fn):
+        return  # it writes to the LoyaltyTable anyway
+    # Least privilege: UpdateItem only, on the table (no index), on throttle counter items only.
+    assert len(statements) == 1
+    (statement,) = statements
+    assert as_list(statement["Action"]) == ["dynamodb:UpdateItem"]
+    assert statement["Resource"] == {"Fn::GetAtt": [LOYALTY_TABLE.logical_id, "Arn"]}
+    condition = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+    assert as_list(condition) == [THROTTLE_LEADING_KEYS]
+    assert fnmatch.fnmatchcase(throttle_pk("demo", "demo-web"), THROTTLE_LEADING_KEYS)
+    assert not fnmatch.fnmatchcase("T#demo#M#m-1", THROTTLE_LEADING_KEYS)
+    # ... and may use the data key through DynamoDB to do so.
+    data_key_id, _ = _single(resources, "AWS::KMS::Key")
+    kms = {
+        action
+        for s in function_statements(resources, fn.logical_id)
+        if data_key_id in referenced_ids(s["Resource"])
+        and "dynamodb." in json.dumps(s.get("Condition", {}).get("StringEquals", {}).get("kms:ViaService"))
+        for action in as_list(s["Action"])
+    }
+    assert {"kms:Decrypt", "kms:GenerateDataKey"} <= kms
 
 
 def test_authorizer_is_read_only_and_cannot_email(resources):

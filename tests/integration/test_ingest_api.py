@@ -108,8 +108,8 @@ def test_tenants_are_isolated(aws: Env) -> None:
     aws.pump().drain()
     mine = aws.call("GET", "/v1/members/shared-id").json()
     theirs = aws.call("GET", "/v1/members/shared-id", key=OTHER_API_KEY).json()
-    assert mine["points"]["available"] == 50
-    assert theirs["points"]["available"] == 7
+    assert mine["points"]["pending"] == 50
+    assert theirs["points"]["pending"] == 7
 
 
 def test_unknown_route_and_method(aws: Env) -> None:

@@ -121,7 +121,9 @@ def test_erasure_removes_personal_data_and_keeps_the_ledger(aws: Env) -> None:
         "consent": {},
         "registered_at": "2026-03-01T09:00:00.000Z",
     }
-    assert member["points"]["available"] == 80 and member["stats"]["orders_count"] == 1
+    # the anonymised ledger stays: bonuses (sign-up, first order, birthday month) and the pending order
+    assert (member["points"]["available"], member["points"]["pending"]) == (550, 80)
+    assert member["stats"]["orders_count"] == 1
     stored = aws.table("EVENTS_TABLE").get_item(Key={"pk": "T#demo#E#r-1", "sk": "EVENT"})["Item"]
     assert stored["data"] == {} and stored["erased"] is True
     timeline = aws.call("GET", "/v1/members/m-1/events").json()["events"]

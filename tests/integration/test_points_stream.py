@@ -23,7 +23,15 @@ def test_order_credits_one_point_per_whole_unit(aws: Env) -> None:
     )
     aws.pump().drain()
     member = aws.call("GET", "/v1/members/m-1").json()
-    assert member["points"] == {"available": 120, "pending": 0, "held": 0, "lifetime_earned": 120}
+    # sign-up bonus 100 and first-order bonus 200 at once; the order's 120 pending for 14 days
+    assert member["points"] == {
+        "available": 300,
+        "pending": 120,
+        "held": 0,
+        "lifetime_earned": 420,
+        "expiring": [],
+    }
+    assert member["tier"] == "member"
     assert member["stats"]["orders_count"] == 2
     assert member["stats"]["total_spend"] == "121.98"
     assert member["stats"]["average_order_value"] == "60.99"
@@ -39,7 +47,7 @@ def test_redelivered_stream_records_never_credit_twice(aws: Env) -> None:
     second.drain()
     assert [s["delivered"] for s in second.stats()] == [1, 1]
     member = aws.call("GET", "/v1/members/m-1").json()
-    assert member["points"]["available"] == 40
+    assert (member["points"]["pending"], member["points"]["available"]) == (40, 200)
     assert member["stats"]["orders_count"] == 1
 
 
@@ -75,16 +83,16 @@ def test_failed_record_is_retried_then_dead_lettered(aws: Env, monkeypatch: pyte
             ]
         },
     )
-    original = consumer.PointsStore.append
+    original = consumer.service.order_placed
     calls: list[str] = []
 
-    def flaky(self, entry):  # type: ignore[no-untyped-def]
-        calls.append(entry.source)
-        if entry.source == "bad":
+    def flaky(ctx, tenant, member, order_id, *args):  # type: ignore[no-untyped-def]
+        calls.append(order_id.removeprefix("o-"))
+        if order_id == "o-bad":
             raise RuntimeError("simulated failure")
-        return original(self, entry)
+        return original(ctx, tenant, member, order_id, *args)
 
-    monkeypatch.setattr(consumer.PointsStore, "append", flaky)
+    monkeypatch.setattr(consumer.service, "order_placed", flaky)
     pump = aws.pump()
     pump.drain()
     stats = {s["function"]: s for s in pump.stats()}
@@ -96,6 +104,6 @@ def test_failed_record_is_retried_then_dead_lettered(aws: Env, monkeypatch: pyte
     message = json.loads(sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"])
     assert message["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert message["DDBStreamBatchInfo"]["batchSize"] == 2
-    assert aws.call("GET", "/v1/members/m-1").json()["points"]["available"] == 5
+    assert aws.call("GET", "/v1/members/m-1").json()["points"]["pending"] == 5
     assert aws.call("GET", "/v1/members/m-2").status == 200  # profile stats still projected
-    assert aws.call("GET", "/v1/members/m-2").json()["points"]["available"] == 0
+    assert aws.call("GET", "/v1/members/m-2").json()["points"]["pending"] == 0

@@ -46,7 +46,9 @@ def _record(event_type: str) -> dict:
 def test_stream_filters_follow_the_definitions() -> None:
     assert POINTS_EARN.stream is not None and INGEST_PROJECTOR.stream is not None
     assert matches(POINTS_EARN.stream, _record("order.placed"))
-    assert not matches(POINTS_EARN.stream, _record("member.registered"))
+    assert matches(POINTS_EARN.stream, _record("member.registered"))  # the sign-up bonus
+    assert not matches(POINTS_EARN.stream, _record("page.viewed"))
+    assert not matches(POINTS_EARN.stream, _record("points.tier_changed"))
     assert matches(INGEST_PROJECTOR.stream, _record("member.registered"))
     assert not matches(POINTS_EARN.stream, {"dynamodb": {}})
     assert not matches(POINTS_EARN.stream, {**_record("order.placed"), "eventName": "MODIFY"})

@@ -1,5 +1,6 @@
 """The REST resolver every API function uses: validation on (so the OpenAPI
-document is generated from code), one error contract, tenant from the authorizer."""
+document is generated from code), one error contract, tenant from the authorizer,
+per-storefront throttling before anything else."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel
 
+from loyalty import throttle
 from loyalty.errors import DomainError, Forbidden, Unauthorized
+from loyalty.settings import get_settings
 from loyalty.timeutil import from_epoch_ms
 
 ID_PATTERN = r"^[A-Za-z0-9._:@/+\-]+$"
@@ -65,6 +68,19 @@ def json_response(description: str, model: type[BaseModel]) -> OpenAPIResponse:
 ERROR_RESPONSES: dict[int, OpenAPIResponse] = {
     400: json_response("Invalid input", ErrorResponse),
     401: json_response("Missing or unknown API key", ErrorResponse),
+    429: {
+        **json_response(
+            "Too many requests: a storefront key over its storefront's limit (requests per second), "
+            "or any key over the stage-wide limit",
+            ErrorResponse,
+        ),
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds to wait before retrying (sent with the storefront's limit)",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        },
+    },
 }
 
 
@@ -120,6 +136,26 @@ def _proxy_error(status: int, code: str, message: str, field: str | None = None)
     }
 
 
+def _throttled(event: dict[str, Any]) -> dict[str, Any] | None:
+    """A 429 when a storefront key is over its storefront's limit; None to go on.
+    Admin keys are not counted here (only the stage-wide limit applies to them)."""
+    identity = (event.get("requestContext") or {}).get("authorizer") or {}
+    tenant, storefront = identity.get("tenant_id"), identity.get("storefront")
+    if identity.get("role") != "storefront" or not tenant or not storefront:
+        return None
+    settings = get_settings()
+    # The authorizer passes the storefront's limit; a decision cached before it did falls back.
+    limit = throttle.parse_limit(identity.get("rate_limit_per_second"), settings.storefront_rate_limit)
+    decision = throttle.admit(settings.require("loyalty_table"), str(tenant), str(storefront), limit)
+    if decision.admitted:
+        return None
+    response = _proxy_error(
+        429, "throttled", f"too many requests: this storefront may send {limit} per second"
+    )
+    response["headers"]["Retry-After"] = str(decision.retry_after)
+    return response
+
+
 def resolve(
     app: APIGatewayRestResolver,
     event: dict[str, Any],
@@ -127,8 +163,12 @@ def resolve(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> dict[str, Any]:
     """Resolve an API Gateway event after the checks that must come before any
-    parsing: a body over ``max_body_bytes`` is a 413 (never truncated or half-read),
-    and a body that is not JSON is a 415."""
+    parsing: a storefront over its rate limit is a 429 (and nothing is done), a
+    body over ``max_body_bytes`` is a 413 (never truncated or half-read), and a
+    body that is not JSON is a 415."""
+    throttled = _throttled(event)
+    if throttled is not None:
+        return throttled
     body = event.get("body") or ""
     if len(body.encode("utf-8")) > max_body_bytes:
         return _proxy_error(413, "payload_too_large", f"request body exceeds {max_body_bytes} bytes")

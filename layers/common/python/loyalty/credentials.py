@@ -4,7 +4,12 @@ A key is ``<prefix>_<key_id>_<secret>`` with 256 random bits; only its SHA-256
 is stored (a fast hash suffices for a high-entropy secret). Each storefront
 (tenant, channel) may hold two active keys, so a key can be rotated without
 downtime; revoking a key deactivates it at once in the table (API Gateway may
-keep a cached authorizer decision for up to its cache TTL, 300 s)."""
+keep a cached authorizer decision for up to its cache TTL, 300 s).
+
+A storefront may carry its own request rate limit (``rate_limit_per_second``);
+without one, the deployment default (``STOREFRONT_RATE_LIMIT``) applies. The
+authorizer reads it and hands it to the handlers, so a change also takes effect
+within the authorizer cache TTL."""
 
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from loyalty import aws, keys
-from loyalty.dynamo import cancellation_codes, transact_write
+from loyalty.dynamo import cancellation_codes, is_condition_failure, transact_write
 from loyalty.timeutil import iso
 
 Role = Literal["storefront", "admin"]
@@ -48,6 +53,7 @@ class Storefront(BaseModel):
     created_at: str
     keys: dict[str, StorefrontKey]
     version: int
+    rate_limit_per_second: int | None = None  # None: the deployment default
 
 
 class StorefrontExists(Exception):
@@ -97,26 +103,68 @@ def _storefront_key(tenant: str, storefront_id: str) -> dict[str, str]:
     return {"pk": keys.tenant_pk(tenant), "sk": f"STOREFRONT#{storefront_id}"}
 
 
+def _storefront_from(item: dict[str, Any]) -> Storefront:
+    return Storefront.model_validate({**item, "version": int(item["version"])})
+
+
+def _storefront_item(storefront: Storefront) -> dict[str, Any]:
+    item = {
+        **_storefront_key(storefront.tenant_id, storefront.storefront_id),
+        "kind": "storefront",
+        **storefront.model_dump(mode="json"),
+    }
+    if item["rate_limit_per_second"] is None:
+        del item["rate_limit_per_second"]
+    return item
+
+
 def get_storefront(table_name: str, tenant: str, storefront_id: str) -> Storefront | None:
     item = (
         aws.table(table_name)
         .get_item(Key=_storefront_key(tenant, storefront_id), ConsistentRead=True)
         .get("Item")
     )
-    if not item:
-        return None
-    return Storefront.model_validate({**item, "version": int(item["version"])})
+    return _storefront_from(item) if item else None
+
+
+def storefront_rate_limit(table_name: str, tenant: str, storefront_id: str) -> int | None:
+    """The storefront's own limit (requests per second), None when it has none."""
+    item = (
+        aws.table(table_name)
+        .get_item(
+            Key=_storefront_key(tenant, storefront_id),
+            ProjectionExpression="rate_limit_per_second",
+        )
+        .get("Item")
+    )
+    value = (item or {}).get("rate_limit_per_second")
+    return None if value is None else int(value)
+
+
+def set_rate_limit(table_name: str, tenant: str, storefront_id: str, limit: int) -> Storefront | None:
+    """Set the storefront's limit; None when there is no such storefront. The version
+    moves too, so a concurrent key change (a Put of the whole item) retries instead
+    of writing the old limit back."""
+    try:
+        item = aws.table(table_name).update_item(
+            Key=_storefront_key(tenant, storefront_id),
+            UpdateExpression="SET rate_limit_per_second = :limit, version = version + :one",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":limit": limit, ":one": 1},
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+    except ClientError as err:
+        if is_condition_failure(err):
+            return None
+        raise
+    return _storefront_from(item)
 
 
 def create_storefront(
     table_name: str, storefront: Storefront, key_id: str, plaintext: str, now: datetime
 ) -> None:
     """The storefront and its first key, together."""
-    item = {
-        **_storefront_key(storefront.tenant_id, storefront.storefront_id),
-        "kind": "storefront",
-        **storefront.model_dump(mode="json"),
-    }
+    item = _storefront_item(storefront)
     credential = Credential(
         tenant_id=storefront.tenant_id,
         storefront=storefront.storefront_id,
@@ -164,11 +212,7 @@ def save_keys(
         {
             "Put": {
                 "TableName": table_name,
-                "Item": {
-                    **_storefront_key(after.tenant_id, after.storefront_id),
-                    "kind": "storefront",
-                    **after.model_dump(mode="json"),
-                },
+                "Item": _storefront_item(after),
                 "ConditionExpression": "version = :v",
                 "ExpressionAttributeValues": {":v": before.version},
             }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 DAY_SHARDS = 8  # activity index partitions per month, so no single index key takes every write
+MEMBER_DUE_SHARDS = 8  # member due index partitions per tenant, for the same reason
 
 
 def member_pk(tenant: str, member: str) -> str:
@@ -42,6 +43,10 @@ def job_pk(tenant: str) -> str:
     return f"T#{tenant}#JOBS"
 
 
+def throttle_pk(tenant: str, storefront: str) -> str:
+    return f"T#{tenant}#THROTTLE#{storefront}"
+
+
 def shard_of(value: str, shards: int = DAY_SHARDS) -> int:
     return int.from_bytes(hashlib.sha256(value.encode()).digest()[:4], "big") % shards
 
@@ -54,6 +59,21 @@ def day_index(tenant: str, day: str, shard_key: str, kind: str, at: str, item_id
         "gsi2pk": f"T#{tenant}#ACT#{day[:7]}#{shard_of(shard_key)}",
         "gsi2sk": f"{day}#{kind}#{at}#{item_id}",
     }
+
+
+def member_due_index(tenant: str, member: str, due_at: str) -> dict[str, str]:
+    """Attributes that list a member's stats item in the member due index (gsi1):
+    when the member's derived state next changes without a new event. Spread
+    over ``MEMBER_DUE_SHARDS`` partitions per tenant by member."""
+    return {
+        "gsi1pk": due_pk(tenant, f"member#{shard_of(member, MEMBER_DUE_SHARDS)}"),
+        "gsi1sk": f"{due_at}#{member}",
+    }
+
+
+def member_due_pks(tenant: str) -> list[str]:
+    """Every partition of a tenant's member due index."""
+    return [due_pk(tenant, f"member#{s}") for s in range(MEMBER_DUE_SHARDS)]
 
 
 def month_pks(tenant: str, month: str) -> list[str]:

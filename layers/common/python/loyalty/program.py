@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import date
 from decimal import Decimal
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -70,10 +71,93 @@ class TagRule(Strict):
         return self
 
 
+PositiveDecimal = Annotated[Decimal, Field(gt=0, le=100)]
+TierName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,23}$")]
+
+
+class Campaign(Strict):
+    """An earn multiplier for orders placed from ``starts_on`` to ``ends_on``
+    inclusive (days in the program's time zone)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    starts_on: date
+    ends_on: date
+    multiplier: PositiveDecimal
+    categories: list[str] = Field(default_factory=list, description="empty: every category")
+
+    @model_validator(mode="after")
+    def _window(self) -> Campaign:
+        if self.ends_on < self.starts_on:
+            raise ValueError(f"campaign {self.name}: ends_on is before starts_on")
+        return self
+
+
+class Bonuses(Strict):
+    """Fixed points, available at once (no return window). 0 switches a bonus off."""
+
+    sign_up: int = Field(default=100, ge=0)
+    first_order: int = Field(default=200, ge=0)
+    birthday_month: int = Field(
+        default=250, ge=0, description="once per year, on the first order in the birthday month"
+    )
+    review: int = Field(default=25, ge=0)
+    referral: int = Field(default=500, ge=0, description="credited to the referring member")
+
+
+class Tier(Strict):
+    name: TierName
+    threshold: int = Field(ge=0, description="qualifying points earned in a rolling 12 months")
+    multiplier: PositiveDecimal
+
+
+DEFAULT_TIERS = [
+    Tier(name="member", threshold=0, multiplier=Decimal("1.0")),
+    Tier(name="silver", threshold=1_000, multiplier=Decimal("1.25")),
+    Tier(name="gold", threshold=5_000, multiplier=Decimal("1.5")),
+    Tier(name="black", threshold=20_000, multiplier=Decimal("2.0")),
+]
+
+
+class NegativeBalance(Strict):
+    """What a clawback (refund) or a negative adjustment may do when it exceeds
+    the available points: ``deny`` stops at zero and records the shortfall as
+    unrecovered; ``allow`` lets the balance go down to ``-cap``."""
+
+    policy: Literal["deny", "allow"] = "deny"
+    cap: int = Field(default=0, ge=0)
+
+
+class Points(Strict):
+    points_per_unit: PositiveDecimal = Field(default=Decimal("1"), description="per whole currency unit")
+    category_multipliers: dict[str, PositiveDecimal] = Field(default_factory=dict)
+    campaigns: list[Campaign] = Field(default_factory=list)
+    bonuses: Bonuses = Bonuses()
+    daily_cap: int | None = Field(default=None, ge=1, description="most points one member earns per day")
+    pending_days: int = Field(default=14, ge=0, le=365, description="the return window")
+    expiry_months: int = Field(default=12, ge=1, le=120)
+    expiring_notice_days: int = Field(default=30, ge=1, le=365)
+    hold_minutes: int = Field(
+        default=30, ge=1, le=60 * 24 * 30, description="an unconfirmed hold lapses after this"
+    )
+    negative_balance: NegativeBalance = NegativeBalance()
+    return_spent_points_on_refund: bool = True
+    tiers: list[Tier] = Field(default_factory=lambda: list(DEFAULT_TIERS), min_length=1)
+
+    @model_validator(mode="after")
+    def _tiers_ascend(self) -> Points:
+        thresholds = [t.threshold for t in self.tiers]
+        if thresholds[0] != 0 or thresholds != sorted(set(thresholds)):
+            raise ValueError("tiers must start at threshold 0 and ascend strictly")
+        if len({t.name for t in self.tiers}) != len(self.tiers):
+            raise ValueError("tier names must be unique")
+        return self
+
+
 class ProgramConfig(Strict):
     lifecycle: Lifecycle = Lifecycle()
     rfm: Rfm = Rfm()
     tags: list[TagRule] = []
+    points: Points = Points()
 
     @property
     def order_window_days(self) -> int:

@@ -18,6 +18,8 @@ class Settings(BaseModel):
     reports_bucket: str = Field(default="", alias="REPORTS_BUCKET")
     sender_email: str = Field(default="", alias="SENDER_EMAIL")
     program_time_zone: str = Field(default="UTC", alias="PROGRAM_TIME_ZONE")
+    # Requests per second a storefront may send unless its own limit is set.
+    storefront_rate_limit: int = Field(default=100, ge=1, le=10_000, alias="STOREFRONT_RATE_LIMIT")
 
     @property
     def tz(self) -> ZoneInfo:

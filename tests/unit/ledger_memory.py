@@ -1,0 +1,74 @@
+"""An in-memory LedgerStore with the same commit rules as the DynamoDB one:
+a business-key marker and a version check, all or nothing."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from points.ledger import Account, Entry, Notice, OrderRecord, Redemption
+from points.service import AlreadyApplied, Change, Snapshot, VersionConflict
+
+
+@dataclass
+class MemberBook:
+    account: Account = field(default_factory=Account)
+    orders: dict[str, OrderRecord] = field(default_factory=dict)
+    redemptions: dict[str, Redemption] = field(default_factory=dict)
+    markers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    entries: list[Entry] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+    next_due: str | None = None
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.members: dict[tuple[str, str], MemberBook] = {}
+        self.birthdays: dict[tuple[str, str], str] = {}
+        self.commits = 0
+
+    def book(self, tenant: str, member: str) -> MemberBook:
+        return self.members.setdefault((tenant, member), MemberBook())
+
+    def load(
+        self,
+        tenant: str,
+        member: str,
+        *,
+        op_key: str | None = None,
+        order_id: str | None = None,
+        redemption_id: str | None = None,
+        with_profile: bool = False,
+    ) -> Snapshot:
+        book = self.book(tenant, member)
+        return copy.deepcopy(
+            Snapshot(
+                account=book.account,
+                order=book.orders.get(order_id) if order_id else None,
+                redemption=book.redemptions.get(redemption_id) if redemption_id else None,
+                birthday=self.birthdays.get((tenant, member)) if with_profile else None,
+                applied=book.markers.get(op_key) if op_key else None,
+            )
+        )
+
+    def commit(self, tenant: str, member: str, change: Change) -> None:
+        book = self.book(tenant, member)
+        if change.op_key is not None and change.op_key in book.markers:
+            raise AlreadyApplied(change.op_key)
+        if book.account.version != change.expected_version:
+            raise VersionConflict()
+        change = copy.deepcopy(change)
+        book.account = change.account
+        book.entries.extend(change.outcome.entries)
+        book.notices.extend(change.outcome.notices)
+        book.next_due = change.next_due
+        if change.op_key is not None:
+            book.markers[change.op_key] = change.result
+        if change.order is not None:
+            book.orders[change.order.order_id] = change.order
+        if change.redemption is not None:
+            book.redemptions[change.redemption.redemption_id] = change.redemption
+        for redemption_id in change.lapsed:
+            book.redemptions[redemption_id].status = "lapsed"
+        self.commits += 1
