@@ -60,6 +60,14 @@ _CONFLICTS = json_response(
 )
 
 
+_SETTLE_RESPONSES: dict[int, Any] = {
+    200: _REDEMPTION,
+    404: json_response("Unknown redemption", ErrorResponse),
+    409: _CONFLICTS,
+    **ERROR_RESPONSES,
+}
+
+
 def _ctx() -> service.Context:
     settings = get_settings()
     store = DynamoLedgerStore(settings.require("loyalty_table"), settings.events_table or None, settings.tz)
@@ -148,12 +156,7 @@ def post_redemption(member_id: MemberId, body: Annotated[RedemptionIn, Body()]) 
 @app.post(
     "/v1/members/<member_id>/redemptions/<redemption_id>/confirm",
     summary="Confirm a held redemption: the held points are spent",
-    responses={
-        200: _REDEMPTION,
-        404: json_response("Unknown redemption", ErrorResponse),
-        409: _CONFLICTS,
-        **ERROR_RESPONSES,
-    },
+    responses=_SETTLE_RESPONSES,
     security=SECURITY,
     tags=["points"],
 )
@@ -165,12 +168,7 @@ def confirm_redemption(member_id: MemberId, redemption_id: RedemptionId) -> Rede
 @app.post(
     "/v1/members/<member_id>/redemptions/<redemption_id>/cancel",
     summary="Cancel a held redemption: the points return to the lots they came from",
-    responses={
-        200: _REDEMPTION,
-        404: json_response("Unknown redemption", ErrorResponse),
-        409: _CONFLICTS,
-        **ERROR_RESPONSES,
-    },
+    responses=_SETTLE_RESPONSES,
     security=SECURITY,
     tags=["points"],
 )

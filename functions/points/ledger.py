@@ -26,7 +26,7 @@ from __future__ import annotations
 import copy
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -784,7 +784,3 @@ def replay(entries: list[Entry]) -> Totals:
             if totals.lots[expires_on] == 0:
                 del totals.lots[expires_on]
     return totals
-
-
-def utc(moment: str) -> datetime:
-    return parse_rfc3339(moment).astimezone(UTC)

@@ -119,10 +119,13 @@ def _run(
     member: str,
     op_key: str | None,
     action: Callable[[Book, Snapshot], tuple[OrderRecord | None, Redemption | None, dict[str, Any]]],
+    precheck: Callable[[Snapshot], None] | None = None,
     **load: Any,
 ) -> Applied:
     for attempt in range(MAX_ATTEMPTS):
         snap = ctx.store.load(tenant, member, op_key=op_key, **load)
+        if precheck is not None:
+            precheck(snap)
         if snap.applied is not None:
             return Applied(False, snap.applied)
         book = Book(snap.account, ctx.rules, ctx.tz, ctx.now)
@@ -265,10 +268,12 @@ def redeem(
             order.spent += points
         return order, redemption, {**redemption_view(redemption), "balance": balance(book.account)}
 
-    snap = ctx.store.load(tenant, member, redemption_id=redemption_id)
-    if snap.redemption is not None and snap.redemption.request_hash != fingerprint:
-        raise RequestConflict(f"redemption {redemption_id} was made before with a different request")
-    return _run(ctx, tenant, member, key, action, order_id=order_id, redemption_id=redemption_id)
+    def same_request(snap: Snapshot) -> None:
+        if snap.redemption is not None and snap.redemption.request_hash != fingerprint:
+            raise RequestConflict(f"redemption {redemption_id} was made before with a different request")
+
+    ids = {"order_id": order_id, "redemption_id": redemption_id}
+    return _run(ctx, tenant, member, key, action, precheck=same_request, **ids)
 
 
 def redemption_view(redemption: Redemption) -> dict[str, Any]:
