@@ -30,7 +30,7 @@ unit: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy functions layers/common/python infra
+	$(VENV)/bin/mypy functions layers/common/python infra bench
 
 ## Synthesize the CloudFormation template offline into cdk.out/.
 synth: venv
@@ -48,8 +48,11 @@ demo: venv
 openapi: venv
 	$(PY) -m infra.local.openapi > docs/openapi.json
 
+## Benchmarks (figures recorded in docs/performance.md): local-stack latency, then
+## DynamoDB requests and capacity units per points operation.
 bench: venv
 	$(PY) -m bench.run
+	$(PY) -m bench.points
 
 ## Deploy to the AWS account of the current credentials (needs the aws-cdk CLI).
 deploy: venv

@@ -23,6 +23,7 @@ from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from loyalty.program import Points
+from loyalty.timeutil import iso
 from points.ledger import (
     Account,
     Book,
@@ -344,6 +345,14 @@ def sweep(ctx: Context, tenant: str, member: str) -> Applied:
         return None, None, {}
 
     return _run(ctx, tenant, member, None, action)
+
+
+def still_due(ctx: Context, account: Account | None) -> bool:
+    """Whether the account has more due by the context's time than one commit took."""
+    if account is None:
+        return True
+    due = next_due(account, ctx.rules, ctx.tz)
+    return due is not None and due <= iso(ctx.now)
 
 
 def estimate(

@@ -53,6 +53,8 @@ def run_sweep(invocation: ScheduledInvocation) -> SweepRun:
                     if not done.applied:
                         break
                     run.commits += 1
+                    if not service.still_due(ctx, done.account):
+                        break  # saves the read that would find nothing left
             except Exception:  # noqa: BLE001 - counted, logged, and the run fails below
                 logger.exception("points sweep failed for a member", extra={"tenant_id": tenant.tenant_id})
                 run.failed += 1

@@ -7,6 +7,7 @@ import importlib
 import time
 import uuid
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,10 @@ from infra.definitions import FunctionDef
 Handler = Callable[[dict[str, Any], Any], Any]
 REGION = "eu-central-1"
 ACCOUNT = "123456789012"
+
+# The function whose handler is running in this thread (None outside handlers),
+# so observers such as the capacity benchmark can attribute AWS calls to it.
+current_function: ContextVar[str | None] = ContextVar("current_function", default=None)
 
 
 @dataclass
@@ -46,9 +51,11 @@ def load_handler(fn: FunctionDef) -> Handler:
 
 def invoke(fn: FunctionDef, handler: Handler, event: dict[str, Any]) -> Any:
     context = LambdaContext(fn.logical_id, fn.memory_mb, fn.timeout_seconds)
+    token = current_function.set(fn.logical_id)
     try:
         return handler(event, context)
     finally:
+        current_function.reset(token)
         # With POWERTOOLS_METRICS_DISABLED, Powertools skips the flush and keeps
         # the (process-wide) metric set; Lambda would have emitted it, so drop it.
         Metrics().clear_metrics()

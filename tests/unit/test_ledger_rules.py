@@ -245,3 +245,18 @@ def test_add_months_clamps_to_the_month_end() -> None:
     assert add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
     assert add_months(date(2028, 2, 29), 12) == date(2029, 2, 28)
     assert add_months(date(2026, 3, 15), -11) == date(2025, 4, 15)
+
+
+def test_a_sweep_reports_when_more_is_due_than_one_commit_takes() -> None:
+    from points.ledger import MAX_RELEASES_PER_SWEEP
+
+    clock = Clock()
+    for n in range(MAX_RELEASES_PER_SWEEP + 5):
+        clock.order(f"o{n}", "10.00")
+    clock.advance(days=15)
+    first = service.sweep(clock.ctx(), T, M)
+    assert first.applied and service.still_due(clock.ctx(), first.account)
+    second = service.sweep(clock.ctx(), T, M)
+    assert second.applied and not service.still_due(clock.ctx(), second.account)
+    assert clock.balance() == (10 * (MAX_RELEASES_PER_SWEEP + 5), 0, 0)
+    assert not service.sweep(clock.ctx(), T, M).applied
