@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from loyalty import aws, cursor, keys
+from loyalty.dynamo import plain
 
 TIMELINE_KEYS = ("gsi1pk", "gsi1sk", "pk", "sk")
 
@@ -12,7 +13,8 @@ TIMELINE_KEYS = ("gsi1pk", "gsi1sk", "pk", "sk")
 def member_events(
     table_name: str, tenant: str, member: str, limit: int, start: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of the member's events, newest first, and the cursor for the next."""
+    """One page of the member's events, newest first, and the cursor for the next.
+    Numbers in the events' data come back as the JSON numbers they were sent as."""
     partition = keys.member_pk(tenant, member)
     kwargs: dict[str, Any] = {
         "IndexName": "gsi1",
@@ -26,7 +28,10 @@ def member_events(
         kwargs["ExclusiveStartKey"] = start_key
     page = aws.table(table_name).query(**kwargs)
     last = page.get("LastEvaluatedKey")
-    return page["Items"], cursor.encode({k: last[k] for k in TIMELINE_KEYS} if last else None)
+    items = [
+        {**item, "data": plain(item.get("data") or {}, fractions_as_float=True)} for item in page["Items"]
+    ]
+    return items, cursor.encode({k: last[k] for k in TIMELINE_KEYS} if last else None)
 
 
 PERSONAL_EVENT_TYPES = ("member.registered", "member.updated")

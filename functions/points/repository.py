@@ -23,7 +23,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from loyalty import aws, keys, system_events
-from loyalty.dynamo import cancellation_codes, transact_write
+from loyalty.dynamo import cancellation_codes, plain, transact_write
 from points.ledger import Account, Entry, Hold, OrderRecord, PendingLot, Redemption, day_of
 from points.service import AlreadyApplied, Change, Snapshot, VersionConflict
 
@@ -137,21 +137,10 @@ def entry_from_item(item: dict[str, Any]) -> Entry:
         debt=int(item.get("debt", 0)),
         qualifying=int(item.get("qualifying", 0)),
         lifetime=int(item.get("lifetime", 0)),
-        pending_lot=_plain(item.get("pending_lot")),
+        pending_lot=plain(item.get("pending_lot")),
         unrecovered=int(item.get("unrecovered", 0)),
         refs={str(k): str(v) for k, v in (item.get("refs") or {}).items()},
     )
-
-
-def _plain(value: Any) -> Any:
-    """DynamoDB numbers come back as Decimal: integers for counts."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else value
-    return value
 
 
 def order_item(tenant: str, member: str, order: OrderRecord) -> dict[str, Any]:
@@ -161,7 +150,7 @@ def order_item(tenant: str, member: str, order: OrderRecord) -> dict[str, Any]:
 
 
 def order_from_item(item: dict[str, Any]) -> OrderRecord:
-    fields = {k: _plain(v) for k, v in item.items() if k in OrderRecord.__dataclass_fields__}
+    fields = {k: plain(v) for k, v in item.items() if k in OrderRecord.__dataclass_fields__}
     fields["total"], fields["refunded"] = Decimal(str(item["total"])), Decimal(str(item["refunded"]))
     return OrderRecord(**fields)
 
@@ -176,7 +165,7 @@ def redemption_item(tenant: str, member: str, redemption: Redemption) -> dict[st
 
 
 def redemption_from_item(item: dict[str, Any]) -> Redemption:
-    fields = {k: _plain(v) for k, v in item.items() if k in Redemption.__dataclass_fields__}
+    fields = {k: plain(v) for k, v in item.items() if k in Redemption.__dataclass_fields__}
     fields["lots"] = _ints(item.get("lots"))
     return Redemption(**fields)
 
@@ -234,7 +223,7 @@ class DynamoLedgerStore:
             order=order_from_item(order) if order else None,
             redemption=redemption_from_item(redemption) if redemption else None,
             birthday=profile.get("birthday"),
-            applied=_plain(marker.get("result") or {}) if marker else None,
+            applied=plain(marker.get("result") or {}) if marker else None,
         )
 
     def commit(self, tenant: str, member: str, change: Change) -> None:

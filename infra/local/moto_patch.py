@@ -9,11 +9,17 @@ are the writes applied. Should a write still fail (an invalid update
 expression), the touched items are restored from per-item snapshots.
 
 Behaviour visible to clients is unchanged: same validation errors, same
-TransactionCanceledException with per-item CancellationReasons."""
+TransactionCanceledException with per-item CancellationReasons.
+
+Queries read one partition, as in DynamoDB: a table Query its own partition,
+an index Query the items filed under its hash value in a per-table map kept
+up to date on every put and update (moto itself looks at every item)."""
 
 from __future__ import annotations
 
 import copy
+import threading
+from collections import defaultdict
 from typing import Any
 
 from moto.dynamodb.comparisons import get_filter_expression
@@ -28,6 +34,9 @@ from moto.dynamodb.models.table import Table
 
 _ORIGINAL = DynamoDBBackend.transact_write_items
 _ORIGINAL_QUERY = Table.query
+_ORIGINAL_INIT = Table.__init__
+_ORIGINAL_PUT = Table.put_item
+_ORIGINAL_UPDATE = DynamoDBBackend.update_item
 
 
 def _key_of(backend: DynamoDBBackend, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
@@ -110,6 +119,56 @@ def fast_transact_write_items(self: DynamoDBBackend, transact_items: list[dict[s
         raise
 
 
+class _IndexMap:
+    """Primary keys of a table's items filed by the value of each index's hash
+    attribute. Entries are only ever added: an item that was deleted, or whose
+    index value changed, is skipped or filtered out by moto's own key check."""
+
+    def __init__(self, table: Table) -> None:
+        self._lock = threading.Lock()
+        self._buckets: dict[str, dict[Any, set[tuple[Any, Any]]]] = {
+            index.schema_key_attrs[0]: defaultdict(set) for index in table.all_indexes()
+        }
+
+    def add(self, item: Any) -> None:
+        with self._lock:
+            for attribute, buckets in self._buckets.items():
+                value = item.attrs.get(attribute)
+                if value is not None:
+                    buckets[value].add((item.hash_key, item.range_key))
+
+    def keys(self, attribute: str, value: Any) -> list[tuple[Any, Any]] | None:
+        """None for an attribute not mapped (an index added after the table was created)."""
+        with self._lock:
+            buckets = self._buckets.get(attribute)
+            return None if buckets is None else list(buckets.get(value, ()))
+
+
+def _index_map(table: Any) -> _IndexMap | None:
+    return getattr(table, "_loyalty_index_map", None)
+
+
+def indexed_init(self: Table, *args: Any, **kwargs: Any) -> None:
+    _ORIGINAL_INIT(self, *args, **kwargs)
+    self._loyalty_index_map = _IndexMap(self)  # type: ignore[attr-defined]
+
+
+def indexed_put_item(self: Table, *args: Any, **kwargs: Any) -> Any:
+    item = _ORIGINAL_PUT(self, *args, **kwargs)
+    index_map = _index_map(self)
+    if index_map is not None:
+        index_map.add(item)
+    return item
+
+
+def indexed_update_item(self: DynamoDBBackend, table_name: str, *args: Any, **kwargs: Any) -> Any:
+    item = _ORIGINAL_UPDATE(self, table_name, *args, **kwargs)
+    index_map = _index_map(self.get_table(table_name))
+    if index_map is not None and item is not None:
+        index_map.add(item)
+    return item
+
+
 def fast_query(
     self: Table,
     hash_key: Any,
@@ -125,13 +184,25 @@ def fast_query(
 ) -> Any:
     """moto's Query starts from every item of the table, sorted (O(n log n) per
     call, however small the partition). DynamoDB reads one partition; so does
-    this: a key Query sees only its partition's items, an index Query the
-    unsorted items (moto filters and sorts the matches itself)."""
+    this: a key Query sees only its partition's items, an index Query the items
+    filed under its hash value (moto still filters and sorts the matches)."""
     range_keyed = self.range_key_attr is not None
+
+    def lookup(hash_value: Any, range_value: Any) -> Any:
+        stored = self.items.get(hash_value)
+        if stored is None or not range_keyed:
+            return stored
+        return stored.get(range_value)
 
     def candidates() -> list[Any]:
         if index_name is None and hash_key is not None and range_keyed:
             return list(self.items.get(hash_key, {}).values())
+        index_map = _index_map(self)
+        index = {i.name: i for i in self.all_indexes()}.get(index_name or "")
+        if hash_key is not None and index_map is not None and index is not None:
+            filed = index_map.keys(index.schema_key_attrs[0], hash_key)
+            if filed is not None:
+                return [item for item in (lookup(h, r) for h, r in filed) if item is not None]
         return [
             item for stored in self.items.values() for item in (stored.values() if range_keyed else [stored])
         ]
@@ -167,8 +238,14 @@ def install() -> None:
     """Idempotent: replaces moto's implementations in this process."""
     DynamoDBBackend.transact_write_items = fast_transact_write_items  # type: ignore[method-assign]
     Table.query = fast_query  # type: ignore[method-assign]
+    Table.__init__ = indexed_init  # type: ignore[method-assign]
+    Table.put_item = indexed_put_item  # type: ignore[method-assign]
+    DynamoDBBackend.update_item = indexed_update_item  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
     DynamoDBBackend.transact_write_items = _ORIGINAL  # type: ignore[method-assign]
     Table.query = _ORIGINAL_QUERY  # type: ignore[method-assign]
+    Table.__init__ = _ORIGINAL_INIT  # type: ignore[method-assign]
+    Table.put_item = _ORIGINAL_PUT  # type: ignore[method-assign]
+    DynamoDBBackend.update_item = _ORIGINAL_UPDATE  # type: ignore[method-assign]

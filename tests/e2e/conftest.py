@@ -50,16 +50,29 @@ class LocalClient:
             return err.code, json.loads(err.read() or b"null")
 
 
+def module_env() -> dict[str, str]:
+    """The environment for running this repository's modules as a user would."""
+    paths = [str(ROOT), str(ROOT / "functions"), str(ROOT / "layers/common/python")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+
+
+def run_module(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`python -m <args>` from the repository root, output captured."""
+    return subprocess.run(  # noqa: S603 - runs this repository's own module
+        [sys.executable, "-m", *args],
+        cwd=ROOT,
+        env=module_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 @contextmanager
 def running_stack(outbox: Path) -> Iterator[LocalClient]:
     """`python -m infra.local` on a free port, stopped on exit."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(
-            [str(ROOT), str(ROOT / "functions"), str(ROOT / "layers/common/python")]
-        ),
-        "LOCAL_CLOCK_START": "2026-03-10T08:00:00Z",
-    }
+    env = {**module_env(), "LOCAL_CLOCK_START": "2026-03-10T08:00:00Z"}
     env.pop("AWS_ENDPOINT_URL", None)
     process = subprocess.Popen(  # noqa: S603 - runs this repository's own module
         [sys.executable, "-m", "infra.local", "--port", "0", "--outbox", str(outbox)],

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import order_event, registration
-from tests.e2e.conftest import LocalClient
+from tests.e2e.conftest import LocalClient, run_module
 
 pytestmark = pytest.mark.e2e
 
@@ -118,32 +118,46 @@ def _subject(path: Path) -> str:
 
 
 def test_demo_scenario_leaves_a_report_in_the_outbox(tmp_path: Path) -> None:
-    import os
-    import subprocess
-    import sys
+    import ast
+    from datetime import date, timedelta
 
-    root = Path(__file__).resolve().parents[2]
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(
-            [str(root), str(root / "functions"), str(root / "layers/common/python")]
-        ),
-    }
     outbox = tmp_path / "outbox"
-    result = subprocess.run(  # noqa: S603 - runs this repository's own module
-        [sys.executable, "-m", "infra.local.demo", "--members", "40", "--days", "5", "--outbox", str(outbox)],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run_module("infra.local.demo", "--members", "40", "--days", "5", "--outbox", str(outbox))
+    # The demo exits non-zero on dead letters and when a part of the points story is missing.
     assert result.returncode == 0, result.stdout + result.stderr
     assert "dead letters       0" in result.stdout
-    reports = [p for p in outbox.glob("*.eml") if "daily-report" in p.name]
-    assert len(reports) == 5
-    assert any("orders" in p.read_text() and "Points issued" in p.read_text() for p in reports)
+    # The summary lines: "  <key, 18 wide> <value>".
+    lines = result.stdout.split("Demo finished:\n", 1)[1].splitlines()
+    summary = {line[2:20].strip(): line[21:] for line in lines if line.startswith("  ")}
+
+    # The points story, read back from the API: earned, spent, clawed back, expired, tiers.
+    earned, redeemed, clawed, expired, adjusted = (
+        int(summary[f"points {kind}"])
+        for kind in ("earned", "redeemed", "clawed back", "expired", "adjusted")
+    )
+    assert earned > 0 and redeemed > 0 and clawed > 0 and adjusted == 150
+    balances = ast.literal_eval(summary["points balances"])
+    assert expired > 0 and earned - redeemed - clawed - expired + adjusted == sum(balances.values())
+    assert summary["ledger check"] == "ok"
+    redemptions = ast.literal_eval(summary["redemptions"])
+    assert redemptions["vouchers"] > 0 and redemptions["confirmed"] > 0
+    assert redemptions["held at checkout"] == redemptions["confirmed"] + redemptions["cancelled or lapsed"]
+    moves = ast.literal_eval(summary["tier changes"])
+    assert moves["up"] > 0 and moves["down"] > 0  # upgraded in the weeks, down on the anniversary
+    tiers = ast.literal_eval(summary["tiers"])  # every tier, lowest first
+    assert sum(tiers.values()) == int(summary["members"])
+    for step in ast.literal_eval(summary["tier moves"]):
+        old, new = step.split("->")
+        assert list(tiers).index(new) >= list(tiers).index(old) - 1  # down one level at most
+    assert summary["simulated until"].startswith("2027-03-06")  # a year on: the first lots expired
+
+    # One report a day, every day, from the played days through the quiet year after.
+    days = sorted(p.name.split("daily-report-")[1][:10] for p in outbox.glob("*daily-report-*.eml"))
+    first = date.fromisoformat(days[0])
+    assert days == [(first + timedelta(days=i)).isoformat() for i in range(len(days))]
+    assert first.isoformat() == "2026-03-01" and len(days) > 365
+    played = outbox.glob("*daily-report-2026-03-0*.eml")
+    assert any("orders" in p.read_text() and "Points issued" in p.read_text() for p in played)
 
 
 def test_member_refresh_moves_the_stage_with_the_clock(local: LocalClient) -> None:

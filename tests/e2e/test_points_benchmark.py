@@ -5,33 +5,18 @@ does not grow with the ledger."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+from tests.e2e.conftest import run_module
 
-ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e
 
 
 def test_points_benchmark_runs_and_the_balance_read_is_flat(tmp_path: Path) -> None:
     out = tmp_path / "points.json"
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in (".", "functions", "layers/common/python")),
-    }
-    result = subprocess.run(  # noqa: S603 - runs this repository's own module
-        [sys.executable, "-m", "bench.points", "--entries", "100", "--json-out", str(out)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run_module("bench.points", "--entries", "100", "--json-out", str(out))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rows = {row["operation"]: row for row in json.loads(out.read_text())["operations"]}
     for name in ("earn: repeat order", "refund: half of an order (clawback)"):

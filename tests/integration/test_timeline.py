@@ -61,3 +61,16 @@ def test_garbage_cursors_and_limits_are_400(aws: Env, cursor: str) -> None:
     assert aws.call("GET", f"/v1/members/ann/events?cursor={cursor}").status == 400
     assert aws.call("GET", "/v1/members/ann/events?limit=0").status == 400
     assert aws.call("GET", "/v1/members/ann/events?limit=101").status == 400
+
+
+def test_numbers_in_event_data_come_back_as_json_numbers(aws: Env) -> None:
+    big = order_event("big", "cat", "1200.00")
+    big["data"]["items"][0]["quantity"] = 2
+    big["data"]["items"][0]["unit_price"] = "600.00"
+    assert aws.call("POST", "/v1/events", big).status == 202
+    aws.pump().drain()  # the points consumer records the tier change as a system event
+    events = {e["type"]: e for e in aws.call("GET", "/v1/members/cat/events").json()["events"]}
+    assert events["order.placed"]["data"]["items"][0]["quantity"] == 2
+    assert events["order.placed"]["data"]["total"] == "1200.00"  # money stays a decimal string
+    changed = events["points.tier_changed"]["data"]
+    assert isinstance(changed["qualifying_points"], int) and changed["qualifying_points"] >= 1000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
@@ -14,6 +15,21 @@ _SERIALIZER = TypeSerializer()
 
 def _wire(values: dict[str, Any]) -> dict[str, Any]:
     return {k: _SERIALIZER.serialize(v) for k, v in values.items() if v is not None}
+
+
+def plain(value: Any, *, fractions_as_float: bool = False) -> Any:
+    """A stored value with DynamoDB's Decimals turned back into plain numbers:
+    integral ones become int; the others stay exact Decimals, or become floats
+    where the value was a JSON number and goes back out as one."""
+    if isinstance(value, dict):
+        return {k: plain(v, fractions_as_float=fractions_as_float) for k, v in value.items()}
+    if isinstance(value, list | set):
+        return [plain(v, fractions_as_float=fractions_as_float) for v in value]
+    if isinstance(value, Decimal):
+        if value == value.to_integral_value():
+            return int(value)
+        return float(value) if fractions_as_float else value
+    return value
 
 
 def transact_write(items: list[dict[str, Any]]) -> None:
