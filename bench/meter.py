@@ -264,12 +264,11 @@ class Meter:
             usage.items_read += len(sizes)
             usage.bytes_read += sum(sizes)
         elif operation == "TransactGetItems":
-            for entry, got in zip(request["TransactItems"], response.get("Responses", []), strict=False):
+            for got in response.get("Responses", []):
                 size = item_size(got.get("Item"))
                 usage.read_units += 2 * read_units(size, True)
                 usage.items_read += 1 if got.get("Item") else 0
                 usage.bytes_read += size
-                del entry
         for table, key, transactional, old in before:
             new = self._stored(table, key)
             factor = 2 if transactional else 1
