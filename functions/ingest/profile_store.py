@@ -98,6 +98,13 @@ class Contention(RuntimeError):
     """An item kept changing under an optimistic update; the caller retries later."""
 
 
+def _version_condition(expected: int | None) -> dict[str, Any]:
+    """Write only over the version that was read; None: only where no item exists yet."""
+    if expected is None:
+        return {"ConditionExpression": "attribute_not_exists(pk)"}
+    return {"ConditionExpression": "version = :v", "ExpressionAttributeValues": {":v": expected}}
+
+
 class ProfileStore:
     def __init__(self, table_name: str) -> None:
         self._table_name = table_name
@@ -130,14 +137,8 @@ class ProfileStore:
                 merged["gsi1pk"] = keys.birthday_pk(tenant, projection.birthday_month_day(merged["birthday"]))
                 merged["gsi1sk"] = member
             try:
-                if current is None:
-                    self._table.put_item(Item=merged, ConditionExpression="attribute_not_exists(pk)")
-                else:
-                    self._table.put_item(
-                        Item=merged,
-                        ConditionExpression="version = :v",
-                        ExpressionAttributeValues={":v": int(current.get("version", 0))},
-                    )
+                expected = None if current is None else int(current.get("version", 0))
+                self._table.put_item(Item=merged, **_version_condition(expected))
                 return merged
             except ClientError as err:
                 if not is_condition_failure(err):
@@ -185,13 +186,11 @@ class ProfileStore:
             updated = projection.apply_order(current, occurred_at, total, config.order_window_days)
             registered_at = item.get("registered_at") if item else None
             stats_item = _stats_item(tenant, member, updated, registered_at, item, now, config)
-            put_stats: dict[str, Any] = {
+            put_stats = {
                 "TableName": self._table_name,
                 "Item": stats_item,
-                "ConditionExpression": "attribute_not_exists(pk)" if item is None else "version = :v",
+                **_version_condition(None if item is None else current.version),
             }
-            if item is not None:
-                put_stats["ExpressionAttributeValues"] = {":v": current.version}
             marker = {
                 "pk": pk,
                 "sk": f"APPLIED#stats#{event_id}",
@@ -242,14 +241,9 @@ class ProfileStore:
                 config,
             )
             try:
-                if item is None:
-                    self._table.put_item(Item=stats_item, ConditionExpression="attribute_not_exists(pk)")
-                else:
-                    self._table.put_item(
-                        Item=stats_item,
-                        ConditionExpression="version = :v",
-                        ExpressionAttributeValues={":v": stats.version},
-                    )
+                self._table.put_item(
+                    Item=stats_item, **_version_condition(None if item is None else stats.version)
+                )
                 return True
             except ClientError as err:
                 if not is_condition_failure(err):

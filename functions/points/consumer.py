@@ -29,15 +29,6 @@ tracer = Tracer(service="points")
 metrics = Metrics(namespace="Loyalty", service="points")
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
-EVENT_TYPES = (
-    "order.placed",
-    "order.refunded",
-    "order.cancelled",
-    "member.registered",
-    "review.submitted",
-    "referral.completed",
-)
-
 
 def _context(record: DynamoDBRecord) -> service.Context:
     settings = get_settings()
