@@ -52,7 +52,7 @@ def _order(member: str, order_id: str, total: str, at: datetime) -> dict[str, An
         "channel": "web",
         "data": {
             "order_id": order_id,
-            "currency": "EUR",
+            "currency": "CNY",
             "total": total,
             "items": [
                 {"sku": "sku-1", "category": "shoes", "quantity": 1, "unit_price": total},
@@ -159,7 +159,7 @@ def operations(bench: Bench) -> None:
                 "occurred_at": _stamp(now),
                 "member_id": MEMBER,
                 "channel": "store",
-                "data": {"order_id": "o-2", "refund_id": "rf-1", "amount": "90.00", "currency": "EUR"},
+                "data": {"order_id": "o-2", "refund_id": "rf-1", "amount": "90.00", "currency": "CNY"},
             }
         ),
         ("PointsEarn",),
@@ -173,8 +173,17 @@ def operations(bench: Bench) -> None:
         ),
         ("PointsApi",),
     )
-    # Up to just before the return window ends, then one 15-minute sweep run releases the order.
-    bench.call("POST", "/_local/clock", {"advance": "P13DT23H50M"})
+    # Up to just before the order day's return window ends, then one 15-minute sweep run
+    # releases the orders of that day.
+    from zoneinfo import ZoneInfo
+
+    from infra.definitions import PROGRAM_TIME_ZONE
+    from loyalty.program import get_program
+
+    zone = ZoneInfo(PROGRAM_TIME_ZONE)
+    released_on = now.astimezone(zone).date() + timedelta(days=get_program().points.pending_days + 1)
+    release_at = datetime.combine(released_on, datetime.min.time(), tzinfo=zone)
+    bench.call("POST", "/_local/clock", {"to": _stamp(release_at - timedelta(minutes=10))})
     release = bench.measure(
         "one sweep run: 8 due-index shards, 1 member due (release)",
         lambda: bench.call("POST", "/_local/clock", {"advance": "PT15M"}),
@@ -236,9 +245,10 @@ def grow(bench: Bench, target_entries: int) -> list[dict[str, Any]]:
 
 
 def balance_item_bound() -> dict[str, Any]:
-    """Size of the balance item for a member who shops every day: the item grows
-    with the configured windows (lots by expiry day, orders inside the return
-    window, daily-cap days, qualifying months), never with the ledger."""
+    """Size of the balance item at its configured bound, for a member who shops every
+    day, any number of times: the item grows with the configured windows (lots by
+    expiry day, pending lots by order day inside the return window, daily-cap days,
+    qualifying months) and the hold cap, never with the ledger or the order count."""
     from boto3.dynamodb.types import TypeSerializer
 
     from loyalty.program import get_program
@@ -253,10 +263,13 @@ def balance_item_bound() -> dict[str, Any]:
         seq=98_765,
         lots={d: 1_234 for d in days},
         pending={
-            f"order-{n:06d}": PendingLot(1_234, _stamp(day0 + timedelta(days=n)), days[n])
-            for n in range(rules.pending_days)
+            days[n]: PendingLot(1_234, _stamp(day0 + timedelta(days=n)), days[n])
+            for n in range(rules.pending_days + 1)
         },
-        holds={f"redemption-{n}": Hold(500, {days[0]: 500}, _stamp(day0)) for n in range(3)},
+        holds={
+            f"redemption-{n:08d}": Hold(500, {days[0]: 500}, _stamp(day0))
+            for n in range(rules.max_active_holds)
+        },
         lifetime_earned=1_234_567,
         qualifying_months={f"2027-{m:02d}": 12_345 for m in range(1, 13)},
         tier="gold",
@@ -264,14 +277,17 @@ def balance_item_bound() -> dict[str, Any]:
         tier_review_on=days[-1],
         notified=days[:30],
         earned_days={d: 1_234 for d in days[:40]},
-        first_order_bonus=True,
-        birthday_bonus_years=["2026", "2027"],
+        tier_kept="silver",
+        tier_basis=5_123,
+        tier_upgraded_at=_stamp(day0),
+        first_order_id="order-000001",
+        birthday_bonus={"2026": "order-000002", "2027": "order-000003"},
     )
     serializer = TypeSerializer()
     item = balance_item(DEMO_TENANT, "m-0000001", account, days[0], _stamp(day0))
     size = item_size({k: serializer.serialize(v) for k, v in item.items()})
     return {
-        "scenario": "an order every day for a year: 366 lots, 14 pending orders, 3 holds, 40 cap days",
+        "scenario": "daily orders for a year: 366 lots, 15 pending days, 100 holds (the cap), 40 cap days",
         "bytes": size,
         "eventually_consistent_read_units": max(1, -(-size // 4096)) / 2,
         "write_units_per_commit": 2 * max(1, -(-size // 1024)),

@@ -43,7 +43,7 @@ def main() -> int:
         "type": "order.placed",
         "occurred_at": "2026-03-02T04:00:00Z",
         "channel": "web",
-        "data": {"order_id": "o", "currency": "EUR", "total": "42.00", "items": []},
+        "data": {"order_id": "o", "currency": "CNY", "total": "42.00", "items": []},
     }
 
     def post_event(i: int) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 PYTHON_RUNTIME = "python3.13"
 ARCHITECTURE = "arm64"
 LOG_RETENTION_DAYS = 30
-PROGRAM_TIME_ZONE = "Europe/Berlin"
+PROGRAM_TIME_ZONE = "Asia/Shanghai"  # schedules, report days, birthdays, points calendar days
 SENDER_EMAIL = "loyalty@example.com"
 API_THROTTLE_RATE = 100  # requests per second, steady state, per stage
 API_THROTTLE_BURST = 200
@@ -198,7 +198,13 @@ INGEST_PROJECTOR = FunctionDef(
         table="EventsTable",
         batch_size=25,
         max_retries=3,
-        event_types=("member.registered", "member.updated", "order.placed"),
+        event_types=(
+            "member.registered",
+            "member.updated",
+            "order.placed",
+            "order.refunded",
+            "order.cancelled",
+        ),
     ),
 )
 

@@ -188,7 +188,7 @@ def order_event(
         "channel": "web",
         "data": {
             "order_id": f"o-{event_id}",
-            "currency": "EUR",
+            "currency": "CNY",
             "total": total,
             "items": [{"sku": "sku-1", "category": "shoes", "quantity": 1, "unit_price": total}],
             **data,

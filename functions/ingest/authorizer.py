@@ -10,6 +10,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from loyalty.commit import optimistic
 from loyalty.credentials import lookup, storefront_rate_limit
 from loyalty.settings import get_settings
 
@@ -47,7 +48,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         raise PermissionError("Unauthorized")  # API Gateway answers 401
     settings = get_settings()
     table = settings.require("loyalty_table")
-    key = lookup(table, api_key)
+    # Reads retried on throttling and timeouts: a failing authorizer is a 500 at API Gateway.
+    key = optimistic(lambda: lookup(table, api_key), what="credential")
     if key is None or not key.active:
         logger.info("rejected key")
         raise PermissionError("Unauthorized")
@@ -59,7 +61,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "key_id": key.key_id,
     }
     if key.role == "storefront" and key.storefront:
-        limit = storefront_rate_limit(table, key.tenant_id, key.storefront)
+        storefront = key.storefront
+        limit = optimistic(lambda: storefront_rate_limit(table, key.tenant_id, storefront), what="storefront")
         # API Gateway hands context values to the handler as strings.
         identity["rate_limit_per_second"] = str(limit or settings.storefront_rate_limit)
     return _policy(

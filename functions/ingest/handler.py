@@ -33,6 +33,7 @@ from loyalty.api import (
     request_time,
     resolve,
 )
+from loyalty.program import get_program
 from loyalty.settings import get_settings
 
 logger = Logger(service="ingest")
@@ -69,13 +70,13 @@ def post_events(body: Annotated[EventsRequest, Body()]) -> Response[Any]:
     store = DynamoEventStore(settings.require("events_table"))
     request = body.root
     if isinstance(request, EventBatch):
-        results = logic.ingest_batch(request, tenant, now, settings.tz, store)
+        results = logic.ingest_batch(request, tenant, now, settings.tz, store, get_program())
         for status in ("accepted", "duplicate", "conflict", "rejected"):
             count = sum(1 for r in results if r.status == status)
             if count:
                 metrics.add_metric(name=f"Events{status.capitalize()}", unit=MetricUnit.Count, value=count)
         return Response(200, "application/json", EventsResponse(results=results).model_dump_json())
-    result = logic.ingest_one(request, tenant, now, settings.tz, store)
+    result = logic.ingest_one(request, tenant, now, settings.tz, store, get_program())
     metrics.add_metric(name=f"Events{result.status.capitalize()}", unit=MetricUnit.Count, value=1)
     if result.status in _SINGLE_STATUS:
         return Response(

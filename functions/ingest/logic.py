@@ -7,6 +7,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -14,6 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from ingest.models import UNION_TAGS, EventBatch, EventIn, EventResult, FieldError
 from loyalty.api import TAG_ERRORS, field_path
+from loyalty.program import ProgramConfig
 from loyalty.timeutil import iso, local_day
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -70,6 +72,18 @@ def _hash(body: dict[str, Any]) -> str:
 
 
 def payload_hash(event: EventIn) -> str:
+    """The hash of what the client sent, in canonical form: fields it left out or sent as
+    null are not part of it, so adding an optional field to a model keeps resends of
+    events sent before the change duplicates, while any other change is a conflict."""
+    body = event.model_dump(mode="json", exclude_unset=True, exclude_none=True)
+    body["occurred_at"] = iso(event.occurred_at)
+    return _hash(body)
+
+
+def legacy_payload_hash(event: EventIn) -> str:
+    """The hash events were stored with before payload_hash left out unsent fields: every
+    field, defaults included. Kept only so resends of those events still answer duplicate
+    (a stored hash equal to either one is a duplicate); it is never stored any more."""
     body = event.model_dump(mode="json")
     body["occurred_at"] = iso(event.occurred_at)
     return _hash(body)
@@ -138,15 +152,41 @@ def check_event_id(event: EventIn) -> FieldError | None:
     return None
 
 
-def ingest_one(event: EventIn, tenant_id: str, now: datetime, tz: ZoneInfo, store: EventStore) -> EventResult:
+def currency_warnings(event: EventIn, program: ProgramConfig) -> list[FieldError]:
+    """An order or refund in a currency the program cannot convert is stored (it stays
+    on the timeline) but earns nothing and stays out of the member's spend."""
+    currency = getattr(event.data, "currency", None)
+    if event.type not in ("order.placed", "order.refunded") or currency is None:
+        return []
+    if program.to_base(Decimal(1), currency) is not None:
+        return []
+    return [
+        FieldError(
+            code="currency_not_convertible",
+            message=f"no exchange rate from {currency} to {program.currency}: "
+            "the order earns no points and is not counted in spend",
+            field="data.currency",
+        )
+    ]
+
+
+def ingest_one(
+    event: EventIn,
+    tenant_id: str,
+    now: datetime,
+    tz: ZoneInfo,
+    store: EventStore,
+    program: ProgramConfig | None = None,
+) -> EventResult:
     if error := check_event_id(event) or check_time(event, now):
         return EventResult(event_id=event.event_id, status="rejected", errors=[error])
     stored = to_stored(event, tenant_id, now, tz)
     existing = store.put_new(stored)
+    warnings = currency_warnings(event, program or ProgramConfig())
     if existing is None:
-        return EventResult(event_id=event.event_id, status="accepted")
-    if existing == stored.payload_hash:
-        return EventResult(event_id=event.event_id, status="duplicate")
+        return EventResult(event_id=event.event_id, status="accepted", warnings=warnings)
+    if existing == stored.payload_hash or existing == legacy_payload_hash(event):
+        return EventResult(event_id=event.event_id, status="duplicate", warnings=warnings)
     return EventResult(
         event_id=event.event_id,
         status="conflict",
@@ -170,7 +210,12 @@ def _validation_errors(err: ValidationError) -> list[FieldError]:
 
 
 def ingest_batch(
-    batch: EventBatch, tenant_id: str, now: datetime, tz: ZoneInfo, store: EventStore
+    batch: EventBatch,
+    tenant_id: str,
+    now: datetime,
+    tz: ZoneInfo,
+    store: EventStore,
+    program: ProgramConfig | None = None,
 ) -> list[EventResult]:
     """Each event is validated and stored on its own; results come back in order."""
     results: list[EventResult] = []
@@ -187,5 +232,5 @@ def ingest_batch(
                 )
             )
             continue
-        results.append(ingest_one(event, tenant_id, now, tz, store))
+        results.append(ingest_one(event, tenant_id, now, tz, store, program))
     return results

@@ -67,7 +67,7 @@ def _steps(stats: MemberStats, registered_at: str | None, config: ProgramConfig)
         start = parse_rfc3339(anchor)
         steps.update(_after(start, days) for days in idle_limits)
     for order in stats.recent_orders:
-        start = parse_rfc3339(order)
+        start = parse_rfc3339(order.last)
         steps.update(_after(start, days) for days in windows)
     return {step for step in steps if step is not None}
 
@@ -86,7 +86,7 @@ def next_change_at(
     finds the first change. An order stamped in the future (within the intake's
     tolerance) counts from its own time on, which bounds the search."""
     current = derive(stats, registered_at, now, config)
-    arrivals = [t for t in (parse_rfc3339(order) for order in stats.recent_orders) if t > now]
+    arrivals = [t for t in (parse_rfc3339(order.first) for order in stats.recent_orders) if t > now]
     bound = min(arrivals, default=None)
     candidates = sorted(
         step

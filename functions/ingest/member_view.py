@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ingest.member_models import ConsentOut, ExpiringOut, MemberOut, PointsOut, ProfileOut, RfmOut, StatsOut
-from ingest.projection import MemberStats
+from ingest.projection import MemberStats, OrderDay
 from loyalty.program import ProgramConfig
 from loyalty.timeutil import parse_rfc3339
 
@@ -48,11 +48,15 @@ def lifecycle_stage(
 
 
 def _gap_before_last_order(stats: MemberStats) -> float:
-    """Days between the last two orders (beyond the kept window when only one is kept)."""
+    """Days between the last two orders (beyond the kept window when only one is kept;
+    none when the last day holds two)."""
     if stats.orders_count < 2 or not stats.last_order_at:
         return 0.0
-    if len(stats.recent_orders) >= 2:
-        return _days_since(stats.recent_orders[-2], parse_rfc3339(stats.recent_orders[-1]))
+    days = stats.recent_orders
+    if days and days[-1].count >= 2:
+        return 0.0
+    if len(days) >= 2:
+        return _days_since(days[-2].last, parse_rfc3339(days[-1].first))
     return float("inf")
 
 
@@ -80,7 +84,11 @@ def _score_at_least(value: Decimal, thresholds: list[Decimal]) -> int:
 
 def orders_within(stats: MemberStats, now: datetime, days: int) -> int:
     horizon = now - timedelta(days=days)
-    return sum(1 for t in stats.recent_orders if horizon <= parse_rfc3339(t) <= now)
+    return sum(
+        d.count
+        for d in stats.recent_orders
+        if parse_rfc3339(d.first) <= now and horizon <= parse_rfc3339(d.last)
+    )
 
 
 def segment(recency: int, frequency: int) -> str:
@@ -224,6 +232,18 @@ def stats_from_item(item: dict[str, Any] | None) -> MemberStats:
         total_spend=Decimal(str(item["total_spend"])),
         first_order_at=item.get("first_order_at"),
         last_order_at=item.get("last_order_at"),
-        recent_orders=tuple(item.get("recent_orders") or ()),
+        recent_orders=order_days_from_item(item),
         version=int(item.get("version", 0)),
     )
+
+
+def order_days_from_item(item: dict[str, Any]) -> tuple[OrderDay, ...]:
+    """The stored order days; a stats item written before orders were kept by day
+    lists each order time, which is grouped the same way here."""
+    if "order_days" in item:
+        return tuple(OrderDay(str(d["first"]), str(d["last"]), int(d["n"])) for d in item["order_days"])
+    days: dict[str, OrderDay] = {}
+    for at in sorted(str(t) for t in item.get("recent_orders") or ()):
+        known = days.get(at[:10])
+        days[at[:10]] = OrderDay(known.first, at, known.count + 1) if known else OrderDay(at, at, 1)
+    return tuple(days.values())

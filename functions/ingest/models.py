@@ -271,6 +271,11 @@ class EventResult(BaseModel):
     event_id: str | None
     status: EventStatus
     errors: list[FieldError] = Field(default_factory=list)
+    warnings: list[FieldError] = Field(
+        default_factory=list,
+        description="stored, but not everything applies: currency_not_convertible (no exchange rate "
+        "to the program's currency: the order earns no points and stays out of spend)",
+    )
 
 
 class EventsResponse(BaseModel):

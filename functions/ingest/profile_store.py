@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -14,14 +14,13 @@ from botocore.exceptions import ClientError
 from ingest import member_state, projection
 from ingest.member_state import MemberState, Refresh
 from ingest.member_view import stats_from_item
-from ingest.projection import MemberStats
+from ingest.projection import MemberStats, OrderFacts
 from loyalty import aws, keys
-from loyalty.dynamo import cancellation_codes, is_condition_failure, transact_write
+from loyalty.commit import LostRace, optimistic
+from loyalty.dynamo import cancellation_codes, is_condition_failure, query_all, transact_write
 from loyalty.program import ProgramConfig
 from loyalty.timeutil import iso, parse_rfc3339
 
-MARKER_TTL = timedelta(days=7)  # longer than a stream record's 24 h retention
-MAX_ATTEMPTS = 5
 PROFILE_SK = "#PROFILE"
 STATS_SK = "#STATS"
 # The derived state on the stats item; gsi1pk/gsi1sk list it in the member due
@@ -84,7 +83,7 @@ def _stats_item(
         "total_spend": stats.total_spend,
         "first_order_at": stats.first_order_at,
         "last_order_at": stats.last_order_at,
-        "recent_orders": list(stats.recent_orders),
+        "order_days": [{"first": d.first, "last": d.last, "n": d.count} for d in stats.recent_orders],
         "registered_at": registered_at,
         "version": stats.version,
     }
@@ -94,8 +93,36 @@ def _stats_item(
     return {name: value for name, value in item.items() if value is not None}
 
 
-class Contention(RuntimeError):
-    """An item kept changing under an optimistic update; the caller retries later."""
+def order_facts_item(pk: str, sk: str, facts: OrderFacts) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "pk": pk,
+        "sk": sk,
+        "kind": "order_stats",
+        "order_id": facts.order_id,
+        "known": facts.known,
+        "occurred_at": facts.occurred_at,
+        "currency": facts.currency,
+        "total": str(facts.total),
+        "refunds": {currency: str(amount) for currency, amount in facts.refunds},
+        "cancelled": facts.cancelled,
+        "version": facts.version,
+    }
+    return {name: value for name, value in item.items() if value is not None}
+
+
+def order_facts_from_item(order_id: str, item: dict[str, Any] | None) -> OrderFacts:
+    if not item:
+        return OrderFacts(order_id=order_id)
+    return OrderFacts(
+        order_id=order_id,
+        known=bool(item.get("known")),
+        occurred_at=item.get("occurred_at"),
+        currency=item.get("currency"),
+        total=Decimal(str(item.get("total", "0"))),
+        refunds=tuple(sorted((str(c), Decimal(str(a))) for c, a in (item.get("refunds") or {}).items())),
+        cancelled=bool(item.get("cancelled")),
+        version=int(item.get("version", 0)),
+    )
 
 
 def _version_condition(expected: int | None) -> dict[str, Any]:
@@ -116,7 +143,8 @@ class ProfileStore:
         """Merge profile changes field by field in event-time order (optimistic
         version check). Returns the stored profile, or None for an erased member."""
         pk = keys.member_pk(tenant, member)
-        for _ in range(MAX_ATTEMPTS):
+
+        def attempt() -> dict[str, Any] | None:
             current = self._table.get_item(Key={"pk": pk, "sk": PROFILE_SK}, ConsistentRead=True).get("Item")
             base = current or {
                 "pk": pk,
@@ -136,14 +164,20 @@ class ProfileStore:
             if merged.get("birthday"):  # the birthday index (sparse)
                 merged["gsi1pk"] = keys.birthday_pk(tenant, projection.birthday_month_day(merged["birthday"]))
                 merged["gsi1sk"] = member
-            try:
-                expected = None if current is None else int(current.get("version", 0))
-                self._table.put_item(Item=merged, **_version_condition(expected))
-                return merged
-            except ClientError as err:
-                if not is_condition_failure(err):
-                    raise
-        raise Contention("profile kept changing; retry")
+            expected = None if current is None else int(current.get("version", 0))
+            self._put(merged, expected)
+            return merged
+
+        return optimistic(attempt, what="profile")
+
+    def _put(self, item: dict[str, Any], expected: int | None) -> None:
+        """Put over the version read; LostRace when another write came first."""
+        try:
+            self._table.put_item(Item=item, **_version_condition(expected))
+        except ClientError as err:
+            if is_condition_failure(err):
+                raise LostRace() from err
+            raise
 
     def erase(self, tenant: str, member: str, at: str) -> None:
         """Remove personal data from the profile and stamp the erasure; the stamp
@@ -167,57 +201,95 @@ class ProfileStore:
             },
         )
 
-    def record_order(
+    def record_order_event(
         self,
         tenant: str,
         member: str,
-        event_id: str,
+        kind: str,
+        data: dict[str, Any],
         occurred_at: str,
-        total: Decimal,
         now: datetime,
         config: ProgramConfig,
     ) -> bool:
-        """Add an order to the member's stats exactly once (marker + optimistic version),
-        with the derived state at ``now`` and when it next changes."""
+        """Apply an order, a refund or a cancellation to the member's figures, each
+        order id counted once (its ``OS#`` record) and each refund once (a marker),
+        with the derived state at ``now``. False when it changed nothing."""
         pk = keys.member_pk(tenant, member)
-        for _ in range(MAX_ATTEMPTS):
-            item = self._table.get_item(Key={"pk": pk, "sk": STATS_SK}, ConsistentRead=True).get("Item")
+        order_sk = f"OS#{data['order_id']}"
+        marker_sk = f"{order_sk}#R#{data['refund_id']}" if kind == "order.refunded" else None
+
+        def attempt() -> bool:
+            wanted = [STATS_SK, order_sk, *([marker_sk] if marker_sk else [])]
+            found = self._get_many(pk, wanted)
+            if marker_sk and marker_sk in found:
+                return False  # this refund was applied
+            facts = order_facts_from_item(str(data["order_id"]), found.get(order_sk))
+            updated = projection.order_event(facts, kind, data, occurred_at, config.currency)
+            if updated is None:
+                return False  # the order was counted (or cancelled) before
+            item = found.get(STATS_SK)
             current = stats_from_item(item)
-            updated = projection.apply_order(current, occurred_at, total, config.order_window_days)
-            registered_at = item.get("registered_at") if item else None
-            stats_item = _stats_item(tenant, member, updated, registered_at, item, now, config)
-            put_stats = {
-                "TableName": self._table_name,
-                "Item": stats_item,
-                **_version_condition(None if item is None else current.version),
-            }
-            marker = {
-                "pk": pk,
-                "sk": f"APPLIED#stats#{event_id}",
-                "kind": "marker",
-                "expires_at": int((datetime.now(UTC) + MARKER_TTL).timestamp()),
-            }
-            try:
-                transact_write(
-                    [
-                        {
-                            "Put": {
-                                "TableName": self._table_name,
-                                "Item": marker,
-                                "ConditionExpression": "attribute_not_exists(pk)",
-                            }
-                        },
-                        {"Put": put_stats},
-                    ]
+            before = projection.contribution(facts, config.currency, config.convert)
+            after = projection.contribution(updated, config.currency, config.convert)
+            operations: list[dict[str, Any]] = [
+                {
+                    "Put": {
+                        "TableName": self._table_name,
+                        "Item": order_facts_item(pk, order_sk, replace(updated, version=facts.version + 1)),
+                        **_version_condition(None if order_sk not in found else facts.version),
+                    }
+                }
+            ]
+            if marker_sk:
+                operations.append(
+                    {
+                        "Put": {
+                            "TableName": self._table_name,
+                            "Item": {"pk": pk, "sk": marker_sk, "kind": "marker", "at": occurred_at},
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    }
                 )
-                return True
-            except ClientError as err:
-                codes = cancellation_codes(err) + [None, None]
-                if codes[0] == "ConditionalCheckFailed":
-                    return False  # redelivery: already counted
-                if codes[1] != "ConditionalCheckFailed":
-                    raise
-        raise Contention("stats kept changing; retry")
+            if before != after:
+                at = updated.occurred_at or occurred_at
+                stats = projection.apply_order_change(current, before, after, at, config.order_window_days)
+                registered_at = item.get("registered_at") if item else None
+                operations.append(
+                    {
+                        "Put": {
+                            "TableName": self._table_name,
+                            "Item": _stats_item(tenant, member, stats, registered_at, item, now, config),
+                            **_version_condition(None if item is None else current.version),
+                        }
+                    }
+                )
+            self._transact(operations)
+            return True
+
+        return optimistic(attempt, what="member's figures")
+
+    def _get_many(self, pk: str, sks: list[str]) -> dict[str, dict[str, Any]]:
+        """One strongly consistent BatchGetItem for the member's items ``sks``."""
+        request: dict[str, Any] = {
+            self._table_name: {"Keys": [{"pk": pk, "sk": sk} for sk in sks], "ConsistentRead": True}
+        }
+        found: dict[str, dict[str, Any]] = {}
+        while request:
+            page = self._table.meta.client.batch_get_item(RequestItems=request)
+            for got in page["Responses"].get(self._table_name, []):
+                found[str(got["sk"])] = got
+            request = page.get("UnprocessedKeys") or {}
+        return found
+
+    @staticmethod
+    def _transact(operations: list[dict[str, Any]]) -> None:
+        """One transaction; LostRace when any of its conditions failed."""
+        try:
+            transact_write(operations)
+        except ClientError as err:
+            if "ConditionalCheckFailed" in cancellation_codes(err):
+                raise LostRace() from err
+            raise
 
     def record_registration(
         self, tenant: str, member: str, registered_at: str, now: datetime, config: ProgramConfig
@@ -225,7 +297,8 @@ class ProfileStore:
         """Note the registration time on the stats item (the latest one, as on the
         profile) with the derived state at ``now``; False when it was noted already."""
         pk = keys.member_pk(tenant, member)
-        for _ in range(MAX_ATTEMPTS):
+
+        def attempt() -> bool:
             item = self._table.get_item(Key={"pk": pk, "sk": STATS_SK}, ConsistentRead=True).get("Item")
             known = item.get("registered_at") if item else None
             if item and known and known >= registered_at and "lifecycle_stage" in item:
@@ -240,31 +313,21 @@ class ProfileStore:
                 now,
                 config,
             )
-            try:
-                self._table.put_item(
-                    Item=stats_item, **_version_condition(None if item is None else stats.version)
-                )
-                return True
-            except ClientError as err:
-                if not is_condition_failure(err):
-                    raise
-        raise Contention("stats kept changing; retry")
+            self._put(stats_item, None if item is None else stats.version)
+            return True
+
+        return optimistic(attempt, what="member's figures")
 
     def due_members(self, tenant: str, until: datetime) -> Iterator[dict[str, Any]]:
         """Stats items whose derived state is due to change at or before ``until``:
         a Query of each member due index partition (cost grows with the due members only)."""
         for partition in keys.member_due_pks(tenant):
-            kwargs: dict[str, Any] = {
-                "IndexName": "gsi1",
-                "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk <= :until",
-                "ExpressionAttributeValues": {":pk": partition, ":until": f"{iso(until)}#~"},
-            }
-            while True:
-                page = self._table.query(**kwargs)
-                yield from page["Items"]
-                if "LastEvaluatedKey" not in page:
-                    break
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            yield from query_all(
+                self._table,
+                IndexName="gsi1",
+                KeyConditionExpression="gsi1pk = :pk AND gsi1sk <= :until",
+                ExpressionAttributeValues={":pk": partition, ":until": f"{iso(until)}#~"},
+            )
 
     def save_refresh(
         self,
@@ -312,7 +375,9 @@ class ProfileStore:
                 for event in events
             ),
         ]
-        while True:
+
+        def attempt() -> int | None:
+            nonlocal operations
             try:
                 transact_write(operations)
                 return len(operations) - 1
@@ -322,8 +387,11 @@ class ProfileStore:
                     return None
                 stored = {i for i in range(1, len(operations)) if codes[i] == "ConditionalCheckFailed"}
                 if not stored:
-                    raise
+                    raise  # a transient fault is retried by optimistic()
                 operations = [op for i, op in enumerate(operations) if i not in stored]
+                raise LostRace() from err
+
+        return optimistic(attempt, what="member's state")
 
     def member_items(self, tenant: str, member: str) -> dict[str, dict[str, Any]]:
         """Profile, stats, balance and open-ticket markers in one Query (the member's '#' items)."""

@@ -5,7 +5,6 @@ retried by Lambda, then sent to the dead-letter queue; writes are idempotent."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -24,11 +23,14 @@ logger = Logger(service="ingest")
 tracer = Tracer(service="ingest")
 metrics = Metrics(namespace="Loyalty", service="ingest")
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+ORDER_EVENTS = ("order.placed", "order.refunded", "order.cancelled")
 
 
 def handle_record(record: DynamoDBRecord) -> None:
-    """Profile and stats; registrations and orders also store the member's derived
-    state as of the record's creation and when it next changes (the due index)."""
+    """Profile and stats; registrations and order events also store the member's
+    derived state as of the record's creation and when it next changes (the due
+    index). An order counts once per order id, and a cancellation or a full refund
+    takes it out of the figures again."""
     image = new_image(record)
     store = ProfileStore(get_settings().require("loyalty_table"))
     tenant, member, kind = image["tenant_id"], image["member_id"], image["type"]
@@ -41,10 +43,9 @@ def handle_record(record: DynamoDBRecord) -> None:
             store.record_registration(
                 tenant, member, profile["registered_at"], created_at(record), get_program()
             )
-    elif kind == "order.placed":
-        total = Decimal(str(image["data"]["total"]))
-        store.record_order(
-            tenant, member, image["event_id"], image["occurred_at"], total, created_at(record), get_program()
+    elif kind in ORDER_EVENTS:
+        store.record_order_event(
+            tenant, member, kind, image["data"], image["occurred_at"], created_at(record), get_program()
         )
     else:
         raise ValueError(f"projector received unexpected event type {kind}")

@@ -36,7 +36,8 @@ def _context(record: DynamoDBRecord) -> service.Context:
     store = DynamoLedgerStore(
         settings.require("loyalty_table"), settings.require("events_table"), settings.tz
     )
-    return service.Context(store, get_program().points, settings.tz, now)
+    program = get_program()
+    return service.Context(store, program.points, settings.tz, now, program=program)
 
 
 def handle_record(record: DynamoDBRecord) -> None:
@@ -55,11 +56,24 @@ def handle_record(record: DynamoDBRecord) -> None:
             for item in data.get("items") or []
         ]
         done = service.order_placed(
-            ctx, tenant, member, data["order_id"], Decimal(str(data["total"])), lines, image["occurred_at"]
+            ctx,
+            tenant,
+            member,
+            data["order_id"],
+            Decimal(str(data["total"])),
+            lines,
+            image["occurred_at"],
+            data.get("currency"),
         )
     elif kind == "order.refunded":
         done = service.order_refunded(
-            ctx, tenant, member, data["order_id"], data["refund_id"], Decimal(str(data["amount"]))
+            ctx,
+            tenant,
+            member,
+            data["order_id"],
+            data["refund_id"],
+            Decimal(str(data["amount"])),
+            data.get("currency"),
         )
     elif kind == "order.cancelled":
         done = service.order_cancelled(ctx, tenant, member, data["order_id"])

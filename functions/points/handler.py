@@ -28,12 +28,12 @@ from loyalty.api import (
     request_time,
     resolve,
 )
-from loyalty.errors import Conflict, NotFound, Unavailable, ValidationFailed
+from loyalty.errors import Conflict, NotFound, ValidationFailed
 from loyalty.program import get_program
 from loyalty.settings import get_settings
 from loyalty.timeutil import iso
 from points import service
-from points.ledger import Entry, InsufficientPoints, InvalidTransition, OrderLine
+from points.ledger import Entry, InsufficientPoints, InvalidTransition, OrderLine, TooManyHolds
 from points.models import (
     AdjustmentIn,
     AdjustmentOut,
@@ -56,7 +56,8 @@ RedemptionId = Annotated[
 ]
 _REDEMPTION = json_response("The redemption and the balance after it", RedemptionOut)
 _CONFLICTS = json_response(
-    "insufficient_points, conflict (same id, different request) or redemption_not_held", ErrorResponse
+    "insufficient_points, too_many_holds, conflict (same id, different request) or redemption_not_held",
+    ErrorResponse,
 )
 
 
@@ -71,23 +72,25 @@ _SETTLE_RESPONSES: dict[int, Any] = {
 def _ctx() -> service.Context:
     settings = get_settings()
     store = DynamoLedgerStore(settings.require("loyalty_table"), settings.events_table or None, settings.tz)
-    return service.Context(store, get_program().points, settings.tz, request_time(app))
+    program = get_program()
+    return service.Context(store, program.points, settings.tz, request_time(app), program=program)
 
 
 def _run(operation: Any, *args: Any, **kwargs: Any) -> service.Applied:
-    """Domain refusals become the error contract."""
+    """Domain refusals become the error contract (a spent retry budget, service.Contention,
+    is the resolver's 503)."""
     try:
         done: service.Applied = operation(*args, **kwargs)
     except InsufficientPoints as err:
         raise Conflict(str(err), field="points", code="insufficient_points") from err
+    except TooManyHolds as err:
+        raise Conflict(str(err), field="hold", code="too_many_holds") from err
     except InvalidTransition as err:
         raise Conflict(str(err), field="redemption_id", code=err.code) from err
     except service.RequestConflict as err:
         raise Conflict(str(err), field="redemption_id") from err
     except service.UnknownRedemption as err:
         raise NotFound("no such redemption", field="redemption_id") from err
-    except service.Contention as err:
-        raise Unavailable("the member's points are changing too fast; retry shortly") from err
     metrics.add_metric(
         name="PointsRequestsApplied" if done.applied else "PointsReplays", unit=MetricUnit.Count, value=1
     )
@@ -220,7 +223,9 @@ def post_estimate(body: Annotated[EstimateIn, Body()]) -> EstimateOut:
     ctx = _ctx()
     lines = [OrderLine(i.category, Decimal(i.unit_price) * i.quantity) for i in body.order.items]
     placed_at = iso(body.placed_at) if body.placed_at else iso(ctx.now)
-    found = service.estimate(ctx, tenant, body.member_id, Decimal(body.order.total), lines, placed_at)
+    found = service.estimate(
+        ctx, tenant, body.member_id, Decimal(body.order.total), lines, placed_at, body.order.currency
+    )
     return EstimateOut(
         points=found.total,
         order_points=found.order_points,

@@ -12,7 +12,8 @@ Buckets:
   balance, only ever non-zero when the negative balance policy allows it;
   while there is debt there are no lots, and new points pay the debt first);
 * ``pending`` = points of orders still inside the return window, one pending
-  lot per order;
+  lot per order day (so the account's size follows the configured window, not
+  the number of orders);
 * ``held`` = points taken by unconfirmed redemption holds.
 
 Lots are keyed by their expiry day (``expires_on``, a day in the program's
@@ -25,18 +26,26 @@ from __future__ import annotations
 
 import copy
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from loyalty.program import Points
+from loyalty.program import ORDER_CURRENCY, Points
 from loyalty.timeutil import iso, parse_rfc3339
 
-# A sweep releases at most this many pending lots per commit (a transaction holds
-# at most 100 items); the rest stay due and the next sweep takes them.
-MAX_RELEASES_PER_SWEEP = 40
+# A sweep pass writes at most this many items for releases and lapses (a lapse
+# is two: its entry and its redemption record), plus three for expiry, the
+# expiry notice and the tier review. A transaction holds at most 100 items and
+# the operation that follows the sweep in the same commit needs at most 15
+# (balance, marker, order and redemption records, spent-on-order update, eight
+# entries, two notices). More due is applied in further commits.
+SWEEP_WRITES = 80
+
+# (amount, from currency, to currency) -> the amount converted, or None without a rate
+Converter = Callable[[Decimal, str, "str | None"], "Decimal | None"]
 
 
 class InsufficientPoints(Exception):
@@ -46,6 +55,14 @@ class InsufficientPoints(Exception):
         super().__init__(f"requested {requested} points, {available} available")
         self.requested = requested
         self.available = available
+
+
+class TooManyHolds(Exception):
+    """The member has as many unconfirmed holds as the program allows."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"a member may have at most {limit} unconfirmed holds; confirm or cancel one")
+        self.limit = limit
 
 
 class InvalidTransition(Exception):
@@ -61,9 +78,14 @@ class InvalidTransition(Exception):
 
 @dataclass
 class PendingLot:
+    """The points of every order placed on one program-local day, pending until
+    that day's return window ends. Keyed by the order day, so the account holds
+    at most ``pending_days + 1`` of them, however many orders a member places."""
+
     points: int
-    release_at: str  # when the return window ends (UTC ISO)
+    release_at: str  # the first instant after the day's return window (UTC ISO)
     expires_on: str  # the lot it joins once released
+    counted: bool = False  # qualifying points already counted (lots stored before counting moved to release)
 
 
 @dataclass
@@ -79,17 +101,23 @@ class Account:
     seq: int = 0  # ledger entries written so far
     lots: dict[str, int] = field(default_factory=dict)
     debt: int = 0
-    pending: dict[str, PendingLot] = field(default_factory=dict)  # order_id -> lot
+    pending: dict[str, PendingLot] = field(default_factory=dict)  # order day -> lot
     holds: dict[str, Hold] = field(default_factory=dict)  # redemption_id -> hold
     lifetime_earned: int = 0
-    qualifying_months: dict[str, int] = field(default_factory=dict)  # YYYY-MM -> points
+    qualifying_months: dict[str, int] = field(default_factory=dict)  # YYYY-MM -> released points
     tier: str = ""
     tier_since: str | None = None  # day the current tier began
     tier_review_on: str | None = None  # next anniversary re-evaluation (None for the base tier)
+    # The tier the member keeps if the latest upgrade does not stand (set at each
+    # anniversary review), and the qualifying points that upgrade stood on, less
+    # the clawbacks of points counted by then (None: no upgrade since the review).
+    tier_kept: str = ""
+    tier_basis: int | None = None
+    tier_upgraded_at: str | None = None
     notified: list[str] = field(default_factory=list)  # lots announced as expiring
     earned_days: dict[str, int] = field(default_factory=dict)  # day -> order points (daily cap)
-    first_order_bonus: bool = False
-    birthday_bonus_years: list[str] = field(default_factory=list)
+    first_order_id: str | None = None  # the order that earned the first-order bonus
+    birthday_bonus: dict[str, str] = field(default_factory=dict)  # year -> the order that earned it
 
     @property
     def available(self) -> int:
@@ -109,16 +137,21 @@ class OrderRecord:
     """What the ledger knows about one order: enough to claw back in proportion."""
 
     order_id: str
-    total: Decimal = Decimal(0)
+    total: Decimal = Decimal(0)  # in the order's currency
+    currency: str | None = None
     known: bool = False  # the order itself has arrived (a refund may come first)
     placed_at: str | None = None
+    day: str | None = None  # the order day (program time zone): its pending lot
+    counts_from: str | None = None  # when its points counted as qualifying (release)
     earned: int = 0  # points the order earned (bonuses excluded)
     qualifying_month: str | None = None
     clawed: int = 0
-    refunded: Decimal = Decimal(0)
-    refund_ids: list[str] = field(default_factory=list)
+    # Refunded amounts by the currency the refund named (ORDER_CURRENCY: the order's).
+    refunds: dict[str, Decimal] = field(default_factory=dict)
     cancelled: bool = False
-    spent: int = 0  # points redeemed against this order
+    bonuses: dict[str, int] = field(default_factory=dict)  # bonuses granted because of this order
+    bonuses_reversed: bool = False
+    spent: int = 0  # points spent on this order: direct redemptions and confirmed holds
     returned: int = 0  # spent points given back after refunds
 
 
@@ -172,6 +205,7 @@ class Outcome:
     account: Account
     entries: list[Entry] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
+    spent_on_order: tuple[str, int] | None = None  # (order_id, points) added to the order's spent
 
 
 # --- calendar helpers --------------------------------------------------------
@@ -198,6 +232,15 @@ def day_of(moment: str, tz: ZoneInfo) -> str:
     return parse_rfc3339(moment).astimezone(tz).date().isoformat()
 
 
+def is_day(text: str) -> bool:
+    """Whether ``text`` is an ISO day (a pending lot's key), not an order id."""
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10
+
+
 def request_hash(payload: dict[str, Any]) -> str:
     canonical = repr(sorted(payload.items())).encode()
     return hashlib.sha256(canonical).hexdigest()
@@ -213,6 +256,8 @@ class Book:
         self.account = copy.deepcopy(account)
         if not self.account.tier:
             self.account.tier = rules.tiers[0].name
+        if not self.account.tier_kept:
+            self.account.tier_kept = self.account.tier
         self.rules = rules
         self.tz = tz
         self.now = now
@@ -220,9 +265,17 @@ class Book:
         self.today = now.astimezone(tz).date()
         self.entries: list[Entry] = []
         self.notices: list[Notice] = []
+        self.lapsed: list[str] = []  # redemption ids whose holds lapsed
+        self.spent_on_order: tuple[str, int] | None = None
 
     def outcome(self) -> Outcome:
-        return Outcome(self.account, self.entries, self.notices)
+        return Outcome(self.account, self.entries, self.notices, self.spent_on_order)
+
+    @property
+    def writes(self) -> int:
+        """Items this book adds to a commit besides the balance, the marker and the
+        order or redemption records: entries, notices, lapsed redemption records."""
+        return len(self.entries) + len(self.notices) + len(self.lapsed)
 
     # posting -----------------------------------------------------------------
 
@@ -233,6 +286,10 @@ class Book:
         )
         self.entries.append(entry)
         return entry
+
+    def note(self, key: str, reason: str, refs: dict[str, str]) -> None:
+        """A ledger line that moves nothing: why an event earned or took nothing."""
+        self._post("note", key, reason, refs=refs)
 
     def _credit(self, lots: dict[str, int]) -> tuple[dict[str, int], int]:
         """Add points to available lots; debt is paid first. Returns (lot changes, debt change)."""
@@ -277,7 +334,11 @@ class Book:
     def expiry_for(self, day: date) -> str:
         return add_months(day, self.rules.expiry_months).isoformat()
 
-    # earning -------------------------------------------------------------------
+    def release_for(self, day: date) -> str:
+        """Points of orders placed on ``day`` are released when its return window ends."""
+        return start_of((day + timedelta(days=self.rules.pending_days + 1)).isoformat(), self.tz)
+
+    # tiers ---------------------------------------------------------------------
 
     def qualifying_total(self) -> int:
         first = add_months(self.today.replace(day=1), -11).strftime("%Y-%m")
@@ -288,6 +349,9 @@ class Book:
             if tier.name == name:
                 return i
         return 0
+
+    def _reached(self, qualifying: int) -> int:
+        return max(i for i, t in enumerate(self.rules.tiers) if t.threshold <= qualifying)
 
     def _set_tier(self, index: int, reason: str) -> None:
         old = self.account.tier
@@ -305,11 +369,45 @@ class Book:
             )
         )
 
+    def _count_qualifying(self, month: str, points: int) -> None:
+        if points:
+            self.account.qualifying_months[month] = self.account.qualifying_months.get(month, 0) + points
+
     def _upgrade(self) -> None:
         qualifying = self.qualifying_total()
-        best = max(i for i, t in enumerate(self.rules.tiers) if t.threshold <= qualifying)
+        best = self._reached(qualifying)
         if best > self._tier_index(self.account.tier):
             self._set_tier(best, "qualifying points reached the threshold")
+            self.account.tier_basis = qualifying
+            self.account.tier_upgraded_at = self.at
+
+    def _upgrade_undone(self, order: OrderRecord, qualifying_clawed: int) -> None:
+        """A clawback of points the latest upgrade stood on: when what is left no longer
+        reaches the tier, the member falls back to the better of the tier kept at the
+        last review and the tier the remaining qualifying points reach."""
+        account = self.account
+        if account.tier_basis is None or not qualifying_clawed:
+            return
+        if order.counts_from is None or account.tier_upgraded_at is None:
+            return
+        if order.counts_from > account.tier_upgraded_at:
+            return  # counted after the upgrade: the upgrade stands without it
+        account.tier_basis -= qualifying_clawed
+        current = self._tier_index(account.tier)
+        if account.tier_basis >= self.rules.tiers[current].threshold:
+            return
+        qualifying = self.qualifying_total()
+        fallback = max(self._tier_index(account.tier_kept), self._reached(qualifying))
+        if fallback >= current:
+            account.tier_basis, account.tier_upgraded_at = qualifying, self.at
+            return
+        review_on = account.tier_review_on
+        self._set_tier(fallback, f"order {order.order_id} refunded: the upgrade no longer stands")
+        account.tier_review_on = review_on if fallback > 0 else None
+        if fallback == self._tier_index(account.tier_kept):
+            account.tier_basis = account.tier_upgraded_at = None
+        else:
+            account.tier_basis, account.tier_upgraded_at = qualifying, self.at
 
     def _prune(self) -> None:
         oldest = add_months(self.today.replace(day=1), -12).strftime("%Y-%m")
@@ -318,9 +416,14 @@ class Book:
         }
         recent = (self.today - timedelta(days=40)).isoformat()
         self.account.earned_days = {d: p for d, p in self.account.earned_days.items() if d >= recent}
+        last_year = str(self.today.year - 1)
+        self.account.birthday_bonus = {y: o for y, o in self.account.birthday_bonus.items() if y >= last_year}
+
+    # earning -------------------------------------------------------------------
 
     def earn_order(self, order: OrderRecord, quote: Quote, key: str) -> OrderRecord:
-        """Credit an order's points: pending through the return window, then available."""
+        """Credit an order's points: pending through the return window, then available.
+        Qualifying points count when the points are released."""
         order = copy.deepcopy(order)
         placed = parse_rfc3339(order.placed_at or self.at)
         day = placed.astimezone(self.tz).date()
@@ -330,30 +433,30 @@ class Book:
             points = max(0, min(points, self.rules.daily_cap - used))
         self.account.earned_days[day.isoformat()] = self.account.earned_days.get(day.isoformat(), 0) + points
         order.earned = points
+        order.day = day.isoformat()
         order.qualifying_month = day.strftime("%Y-%m")
         expires_on = self.expiry_for(day)
-        release_at = placed + timedelta(days=self.rules.pending_days)
+        release_at = self.release_for(day)
         refs = {"order_id": order.order_id}
         if points:
             self.account.lifetime_earned += points
-            self.account.qualifying_months[order.qualifying_month] = (
-                self.account.qualifying_months.get(order.qualifying_month, 0) + points
-            )
-            if release_at > self.now:
-                lot = PendingLot(points, iso(release_at), expires_on)
-                self.account.pending[order.order_id] = lot
+            if self.rules.pending_days and release_at > self.at:
+                lot = self.account.pending.setdefault(order.day, PendingLot(0, release_at, expires_on))
+                lot.points += points
+                order.counts_from = release_at
                 self._post(
                     "earn",
                     f"{key}#earn",
                     f"order {order.order_id}: " + "; ".join(quote.rules),
                     pending=points,
-                    qualifying=points,
                     lifetime=points,
-                    pending_lot={"order_id": order.order_id, **lot.__dict__},
+                    pending_lot={"day": order.day, "points": points, "release_at": release_at},
                     refs=refs,
                 )
             else:
                 lots, debt = self._credit({expires_on: points})
+                self._count_qualifying(order.qualifying_month, points)
+                order.counts_from = self.at
                 self._post(
                     "earn",
                     f"{key}#earn",
@@ -365,15 +468,18 @@ class Book:
                     lifetime=points,
                     refs=refs,
                 )
+                self._upgrade()
         for name, bonus in quote.bonuses:
+            if bonus <= 0:
+                continue
             if name == "first_order":
-                self.account.first_order_bonus = True
+                self.account.first_order_id = order.order_id
             if name == "birthday_month":
-                self.account.birthday_bonus_years.append(str(day.year))
+                self.account.birthday_bonus[str(day.year)] = order.order_id
+            order.bonuses[name] = bonus
             self.bonus(
                 bonus, f"{key}#{name}", f"{name.replace('_', ' ')} bonus, order {order.order_id}", refs
             )
-        self._upgrade()
         self._prune()
         return order
 
@@ -389,49 +495,85 @@ class Book:
 
     # refunds -----------------------------------------------------------------
 
-    def refund(self, order: OrderRecord, refund_id: str, amount: Decimal, key: str) -> OrderRecord:
-        """Claw back in proportion to the refunded amount: pending first, then available."""
+    def refund(
+        self, order: OrderRecord, amount: Decimal, currency: str | None, key: str, convert: Converter
+    ) -> OrderRecord:
+        """Claw back in proportion to the refunded amount: pending first, then available.
+        Each refund is applied once (the caller's business key)."""
         order = copy.deepcopy(order)
-        if refund_id in order.refund_ids:
-            return order
-        order.refund_ids.append(refund_id)
-        order.refunded += amount
+        named = ORDER_CURRENCY if currency is None or currency == order.currency else currency
+        order.refunds[named] = order.refunds.get(named, Decimal(0)) + amount
         if order.known:
-            self._settle_refunds(order, key)
+            self._settle_refunds(order, key, convert)
         return order
 
-    def cancel(self, order: OrderRecord, key: str) -> OrderRecord:
+    def cancel(self, order: OrderRecord, key: str, convert: Converter) -> OrderRecord:
         order = copy.deepcopy(order)
         order.cancelled = True
         if order.known:
-            self._settle_refunds(order, key)
+            self._settle_refunds(order, key, convert)
         return order
 
-    def refunded_share(self, order: OrderRecord) -> tuple[Decimal, Decimal]:
-        if order.cancelled or order.total <= 0:
-            return Decimal(1), Decimal(1)
-        return min(order.refunded, order.total), order.total
+    def refunded_amount(self, order: OrderRecord, convert: Converter) -> tuple[Decimal, list[str]]:
+        """The refunded amount in the order's currency, and the refund currencies that
+        could not be converted to it (no exchange rate)."""
+        total = Decimal(0)
+        missing = []
+        for currency, amount in sorted(order.refunds.items()):
+            if currency in (ORDER_CURRENCY, order.currency):
+                total += amount
+                continue
+            converted = convert(amount, currency, order.currency)
+            if converted is None:
+                missing.append(currency)
+            else:
+                total += converted
+        return total, missing
 
-    def _settle_refunds(self, order: OrderRecord, key: str) -> None:
-        """Bring the order's clawback and returned spent points up to its refunded share."""
-        part, whole = self.refunded_share(order)
+    def fully_reversed(self, order: OrderRecord, convert: Converter) -> bool:
+        """Cancelled, or refunded in full."""
+        part, whole = self.refunded_share(order, convert)
+        return part >= whole
+
+    def refunded_share(self, order: OrderRecord, convert: Converter) -> tuple[Decimal, Decimal]:
+        """(part, whole): the share of the order that was refunded or cancelled."""
+        if order.cancelled:
+            return Decimal(1), Decimal(1)
+        if order.total <= 0:
+            return Decimal(1 if order.refunds else 0), Decimal(1)
+        refunded, _ = self.refunded_amount(order, convert)
+        return min(refunded, order.total), order.total
+
+    def _settle_refunds(self, order: OrderRecord, key: str, convert: Converter) -> None:
+        """Bring the order's clawback, its bonuses and its returned spent points up to
+        its refunded share."""
+        part, whole = self.refunded_share(order, convert)
         refs = {"order_id": order.order_id}
+        _, missing = self.refunded_amount(order, convert)
+        if missing and not order.cancelled:
+            self.note(
+                f"{key}#unconverted",
+                f"order {order.order_id}: refund in {', '.join(missing)} has no exchange rate to "
+                f"{order.currency}; nothing clawed back for it",
+                refs,
+            )
         target = int((Decimal(order.earned) * part / whole).to_integral_value(rounding=ROUND_FLOOR))
         claw = target - order.clawed
         if claw > 0:
             order.clawed = target
             from_pending = 0
             pending_lot = None
-            lot = self.account.pending.get(order.order_id)
+            lot = self.account.pending.get(order.day or "") or self.account.pending.get(order.order_id)
             if lot is not None:
                 from_pending = min(claw, lot.points)
                 lot.points -= from_pending
-                pending_lot = {"order_id": order.order_id, **lot.__dict__, "points": -from_pending}
+                pending_lot = {"day": order.day, "points": -from_pending, "release_at": lot.release_at}
                 if lot.points == 0:
-                    del self.account.pending[order.order_id]
+                    self.account.pending = {k: v for k, v in self.account.pending.items() if v is not lot}
             lots, debt, unrecovered = self._debit_with_policy(claw - from_pending)
             month = order.qualifying_month or ""
-            qualifying = min(claw, self.account.qualifying_months.get(month, 0))
+            counted = claw - from_pending if lot is None or lot.counted else 0
+            qualifying = min(counted, self.account.qualifying_months.get(month, 0))
             if qualifying:
                 self.account.qualifying_months[month] -= qualifying
             self._post(
@@ -447,6 +589,9 @@ class Book:
                 unrecovered=unrecovered,
                 refs=refs,
             )
+            self._upgrade_undone(order, qualifying)
+        if self.fully_reversed(order, convert) and not order.bonuses_reversed:
+            self._reverse_bonuses(order, key)
         if self.rules.return_spent_points_on_refund and order.spent:
             give = int((Decimal(order.spent) * part / whole).to_integral_value(rounding=ROUND_FLOOR))
             give -= order.returned
@@ -463,11 +608,34 @@ class Book:
                     refs=refs,
                 )
 
-    def settle_after_arrival(self, order: OrderRecord, key: str) -> OrderRecord:
+    def _reverse_bonuses(self, order: OrderRecord, key: str) -> None:
+        """Bonuses granted because of an order go when the whole order goes; a later
+        order can then earn them again."""
+        order.bonuses_reversed = True
+        for name, points in sorted(order.bonuses.items()):
+            if name == "first_order" and self.account.first_order_id == order.order_id:
+                self.account.first_order_id = None
+            if name == "birthday_month":
+                self.account.birthday_bonus = {
+                    y: o for y, o in self.account.birthday_bonus.items() if o != order.order_id
+                }
+            lots, debt, unrecovered = self._debit_with_policy(points)
+            self._post(
+                "clawback",
+                f"{key}#{name}-reversed",
+                f"{name.replace('_', ' ')} bonus taken back: order {order.order_id} reversed in full",
+                available=sum(lots.values()) - debt,
+                lots=lots,
+                debt=debt,
+                unrecovered=unrecovered,
+                refs={"order_id": order.order_id},
+            )
+
+    def settle_after_arrival(self, order: OrderRecord, key: str, convert: Converter) -> OrderRecord:
         """A refund or cancellation that arrived before its order is applied now."""
         order = copy.deepcopy(order)
-        if order.refunded > 0 or order.cancelled:
-            self._settle_refunds(order, key)
+        if order.refunds or order.cancelled:
+            self._settle_refunds(order, key, convert)
         return order
 
     # redemptions -------------------------------------------------------------
@@ -476,6 +644,8 @@ class Book:
         points = redemption.points
         if points > self.account.available:
             raise InsufficientPoints(points, max(self.account.available, 0))
+        if hold and len(self.account.holds) >= self.rules.max_active_holds:
+            raise TooManyHolds(self.rules.max_active_holds)
         redemption = copy.deepcopy(redemption)
         lots = self._debit(points)
         redemption.lots = {k: -v for k, v in lots.items()}
@@ -497,6 +667,8 @@ class Book:
             )
         else:
             redemption.status = "redeemed"
+            if redemption.order_id:
+                self.spent_on_order = (redemption.order_id, points)
             self._post(
                 "redeem",
                 key,
@@ -518,12 +690,16 @@ class Book:
         redemption = copy.deepcopy(redemption)
         hold = self.account.holds.pop(redemption.redemption_id)
         redemption.status, redemption.updated_at = "redeemed", self.at
+        refs = {"redemption_id": redemption.redemption_id}
+        if redemption.order_id:
+            refs["order_id"] = redemption.order_id
+            self.spent_on_order = (redemption.order_id, hold.points)  # spent only once confirmed
         self._post(
             "redeem",
             key,
             f"hold confirmed for {redemption.reward or 'a reward'}",
             held=-hold.points,
-            refs={"redemption_id": redemption.redemption_id},
+            refs=refs,
         )
         return redemption
 
@@ -576,31 +752,44 @@ class Book:
 
     # the sweep ---------------------------------------------------------------
 
-    def sweep(self) -> list[str]:
+    def sweep(self, max_writes: int = SWEEP_WRITES) -> bool:
         """Everything due by now: release pending points, lapse holds, expire lots,
         announce lots about to expire, re-evaluate the tier on its anniversary.
-        State-based, so running it twice does nothing the second time. Returns
-        the redemption ids whose holds lapsed (their records are marked lapsed)."""
+        State-based, so running it twice does nothing the second time.
+
+        Takes at most about ``max_writes`` items' worth of releases and lapses, so a
+        commit stays within DynamoDB's transaction limits however much is due; returns
+        False when more is due than that (expiry, notices and the tier review wait
+        for the pass that completes)."""
         due = sorted(
-            (lot.release_at, o) for o, lot in self.account.pending.items() if lot.release_at <= self.at
+            (lot.release_at, day) for day, lot in self.account.pending.items() if lot.release_at <= self.at
         )
-        for _, order_id in due[:MAX_RELEASES_PER_SWEEP]:
-            lot = self.account.pending.pop(order_id)
+        for _, day in due:
+            if self.writes >= max_writes:
+                return False
+            lot = self.account.pending.pop(day)
             lots, debt = self._credit({lot.expires_on: lot.points})
+            month = day[:7] if not lot.counted else ""
+            if month:
+                self._count_qualifying(month, lot.points)
             self._post(
                 "release",
-                f"release:{order_id}",
-                f"order {order_id}: return window over",
+                f"release:{day}:{lot.release_at}",
+                f"orders of {day}: return window over",
                 available=lot.points,
                 pending=-lot.points,
                 lots=lots,
                 debt=debt,
-                pending_lot={"order_id": order_id, **lot.__dict__, "points": -lot.points},
-                refs={"order_id": order_id},
+                qualifying=lot.points if month else 0,
+                pending_lot={"day": day, "points": -lot.points, "release_at": lot.release_at},
             )
-        lapsed = sorted(r for r, h in self.account.holds.items() if h.lapse_at <= self.at)
-        for redemption_id in lapsed:
+        if due:
+            self._upgrade()
+        for redemption_id in sorted(r for r, h in self.account.holds.items() if h.lapse_at <= self.at):
+            if self.writes + 2 > max_writes:
+                return False
             self._give_back(redemption_id, f"lapse:{redemption_id}", "hold lapsed unconfirmed")
+            self.lapsed.append(redemption_id)
         today = self.today.isoformat()
         expired = {d: -p for d, p in self.account.lots.items() if d <= today}
         if expired:
@@ -608,7 +797,7 @@ class Book:
                 del self.account.lots[expires_on]
             self._post(
                 "expire",
-                f"expire:{today}",
+                f"expire:{today}:{self.account.seq + 1}",
                 "expired: " + ", ".join(f"{-p} of {d}" for d, p in sorted(expired.items())),
                 available=sum(expired.values()),
                 lots=expired,
@@ -631,20 +820,21 @@ class Book:
         if self.account.tier_review_on and self.account.tier_review_on <= today:
             self._review_tier()
         self._prune()
-        return lapsed
+        return True
 
     def _review_tier(self) -> None:
         current = self._tier_index(self.account.tier)
-        qualifying = self.qualifying_total()
-        earned = max(i for i, t in enumerate(self.rules.tiers) if t.threshold <= qualifying)
+        earned = self._reached(self.qualifying_total())
         if earned >= current:
             assert self.account.tier_review_on is not None
             review = date.fromisoformat(self.account.tier_review_on)
             while review <= self.today:
                 review = add_months(review, 12)
             self.account.tier_review_on = review.isoformat()
-            return
-        self._set_tier(current - 1, "tier anniversary: qualifying points below the threshold")
+        else:
+            self._set_tier(current - 1, "tier anniversary: qualifying points below the threshold")
+        self.account.tier_kept = self.account.tier
+        self.account.tier_basis = self.account.tier_upgraded_at = None
 
 
 def next_due(account: Account, rules: Points, tz: ZoneInfo) -> str | None:
@@ -741,7 +931,11 @@ def quote_for(
     birthday: str | None,
     rules: Points,
     tz: ZoneInfo,
+    *,
+    bonuses: bool = True,
 ) -> Quote:
+    """``bonuses`` False: an order that arrives already cancelled or refunded in full
+    earns no bonus (and does not count as the first order)."""
     day = parse_rfc3339(placed_at).astimezone(tz).date()
     in_birthday_month = birthday is not None and birthday[-5:-3] == f"{day.month:02d}"
     return quote(
@@ -750,8 +944,8 @@ def quote_for(
         day,
         account.tier or rules.tiers[0].name,
         rules,
-        first_order=not account.first_order_bonus,
-        birthday_month=in_birthday_month and str(day.year) not in account.birthday_bonus_years,
+        first_order=bonuses and account.first_order_id is None,
+        birthday_month=bonuses and in_birthday_month and str(day.year) not in account.birthday_bonus,
     )
 
 

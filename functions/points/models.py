@@ -55,7 +55,9 @@ class AdjustmentOut(BaseModel):
 
 class EntryOut(BaseModel):
     seq: int
-    type: Literal["earn", "release", "redeem", "hold", "release-hold", "expire", "clawback", "adjust"]
+    type: Literal[
+        "earn", "release", "redeem", "hold", "release-hold", "expire", "clawback", "adjust", "note"
+    ] = Field(description="note: moves nothing and says why an event earned or took nothing")
     at: str
     reason: str
     available: int

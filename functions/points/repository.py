@@ -3,15 +3,20 @@
 Items in the member's partition (``T#<tenant>#M#<member>``) of the loyalty table:
 
 * ``#BALANCE``: the account snapshot: bucket totals (read by the member view),
-  lots, pending lots, holds, qualifying points by month, tier, ``version``;
-  listed in the points due index (gsi1) at its next due instant.
+  lots (one per expiry day), pending lots (one per order day in the return
+  window), holds (at most ``max_active_holds``), qualifying points by month,
+  tier, ``version``; listed in the points due index (gsi1) at its next due
+  instant. Its size follows the configuration, never the number of orders.
 * ``L#<seq>``: ledger entries, append-only, numbered in the order applied.
 * ``K#<business key>``: one marker per applied operation, holding its result.
-* ``O#<order_id>``: what the ledger knows about an order (for clawbacks).
+* ``O#<order_id>``: what the ledger knows about an order (for clawbacks): its
+  total and currency, points earned and clawed back, bonuses it earned, points
+  spent on it.
 * ``R#<redemption_id>``: a redemption and its state.
 
 One operation is one TransactWriteItems: entries, marker, records and the
-balance under ``version = :expected`` — all or nothing.
+balance under ``version = :expected`` — all or nothing, and never more than
+DynamoDB's 100 items (the sweep splits a large backlog over several commits).
 """
 
 from __future__ import annotations
@@ -23,13 +28,15 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from loyalty import aws, keys, system_events
-from loyalty.dynamo import cancellation_codes, plain, transact_write
-from points.ledger import Account, Entry, Hold, OrderRecord, PendingLot, Redemption, day_of
+from loyalty.dynamo import cancellation_codes, plain, query_all, transact_write
+from loyalty.program import ORDER_CURRENCY
+from points.ledger import Account, Entry, Hold, OrderRecord, PendingLot, Redemption, day_of, is_day
 from points.service import AlreadyApplied, Change, Snapshot, VersionConflict
 
 BALANCE_SK = "#BALANCE"
 DUE_SHARDS = 8
 DUE_KIND = "points"
+MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit for one TransactWriteItems
 
 
 def entry_sk(seq: int) -> str:
@@ -56,8 +63,15 @@ def account_from_item(item: dict[str, Any] | None) -> Account:
         lots=_ints(item.get("lots")),
         debt=int(item.get("debt", 0)),
         pending={
-            order_id: PendingLot(int(p["points"]), str(p["release_at"]), str(p["expires_on"]))
-            for order_id, p in (item.get("pending_lots") or {}).items()
+            # Lots stored per order (before lots were kept per order day) had their
+            # qualifying points counted when earned.
+            key: PendingLot(
+                int(p["points"]),
+                str(p["release_at"]),
+                str(p["expires_on"]),
+                bool(p.get("counted", not is_day(key))),
+            )
+            for key, p in (item.get("pending_lots") or {}).items()
         },
         holds={
             rid: Hold(int(h["points"]), _ints(h.get("lots")), str(h["lapse_at"]))
@@ -68,10 +82,22 @@ def account_from_item(item: dict[str, Any] | None) -> Account:
         tier=str(item.get("tier", "")),
         tier_since=item.get("tier_since"),
         tier_review_on=item.get("tier_review_on"),
+        tier_kept=str(item.get("tier_kept", "")),
+        tier_basis=int(item["tier_basis"]) if item.get("tier_basis") is not None else None,
+        tier_upgraded_at=item.get("tier_upgraded_at"),
         notified=[str(d) for d in item.get("notified") or []],
         earned_days=_ints(item.get("earned_days")),
-        first_order_bonus=bool(item.get("first_order_bonus", False)),
-        birthday_bonus_years=[str(y) for y in item.get("birthday_bonus_years") or []],
+        first_order_id=(
+            str(item["first_order_id"])
+            if "first_order_id" in item
+            else ("" if item.get("first_order_bonus") else None)  # stored before the order id was kept
+        ),
+        birthday_bonus={
+            str(k): str(v)
+            for k, v in (
+                item.get("birthday_bonus") or {str(y): "" for y in item.get("birthday_bonus_years") or []}
+            ).items()
+        },
     )
 
 
@@ -96,10 +122,13 @@ def balance_item(tenant: str, member: str, account: Account, next_due: str | Non
         "tier": account.tier,
         "tier_since": account.tier_since,
         "tier_review_on": account.tier_review_on,
+        "tier_kept": account.tier_kept,
+        "tier_basis": account.tier_basis,
+        "tier_upgraded_at": account.tier_upgraded_at,
         "notified": account.notified,
         "earned_days": account.earned_days,
-        "first_order_bonus": account.first_order_bonus,
-        "birthday_bonus_years": account.birthday_bonus_years,
+        "first_order_id": account.first_order_id,
+        "birthday_bonus": account.birthday_bonus,
         "updated_at": at,
     }
     if next_due:
@@ -144,14 +173,24 @@ def entry_from_item(item: dict[str, Any]) -> Entry:
 
 
 def order_item(tenant: str, member: str, order: OrderRecord) -> dict[str, Any]:
-    data = asdict(order)
-    data["total"], data["refunded"] = str(order.total), str(order.refunded)
+    data = {k: v for k, v in asdict(order).items() if v is not None}
+    data["total"] = str(order.total)
+    data["refunds"] = {currency: str(amount) for currency, amount in order.refunds.items()}
     return {"pk": keys.member_pk(tenant, member), "sk": f"O#{order.order_id}", "kind": "order", **data}
 
 
 def order_from_item(item: dict[str, Any]) -> OrderRecord:
+    """Also reads a record that holds only points spent on an order not seen yet."""
     fields = {k: plain(v) for k, v in item.items() if k in OrderRecord.__dataclass_fields__}
-    fields["total"], fields["refunded"] = Decimal(str(item["total"])), Decimal(str(item["refunded"]))
+    fields["order_id"] = str(item.get("order_id") or str(item["sk"])[2:])
+    fields["total"] = Decimal(str(item.get("total", "0")))
+    refunds = {str(c): Decimal(str(a)) for c, a in (item.get("refunds") or {}).items()}
+    if "refunded" in item and not refunds and Decimal(str(item["refunded"])):
+        refunds[ORDER_CURRENCY] = Decimal(
+            str(item["refunded"])
+        )  # stored before refunds were kept by currency
+    fields["refunds"] = refunds
+    fields["bonuses"] = _ints(item.get("bonuses"))
     return OrderRecord(**fields)
 
 
@@ -272,6 +311,20 @@ class DynamoLedgerStore:
             items.append(
                 {"Put": {"TableName": self._table_name, "Item": order_item(tenant, member, change.order)}}
             )
+        if change.outcome.spent_on_order is not None:
+            # Added without reading the order record: the version check on the balance
+            # orders this write against every other write of the member's ledger.
+            order_id, points = change.outcome.spent_on_order
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self._table_name,
+                        "Key": {"pk": pk, "sk": f"O#{order_id}"},
+                        "UpdateExpression": "ADD spent :p SET kind = :kind, order_id = :o",
+                        "ExpressionAttributeValues": {":p": points, ":kind": "order", ":o": order_id},
+                    }
+                }
+            )
         if change.redemption is not None:
             items.append(
                 {
@@ -316,6 +369,8 @@ class DynamoLedgerStore:
                         }
                     }
                 )
+        if len(items) > MAX_TRANSACTION_ITEMS:
+            raise ValueError(f"a ledger commit of {len(items)} items exceeds DynamoDB's transaction limit")
         try:
             transact_write(items)
         except ClientError as err:
@@ -350,15 +405,11 @@ class DynamoLedgerStore:
         members: list[str] = []
         table = aws.table(self._table_name)
         for shard in range(DUE_SHARDS):
-            kwargs: dict[str, Any] = {
-                "IndexName": "gsi1",
-                "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk <= :bound",
-                "ExpressionAttributeValues": {":pk": due_pk(tenant, shard), ":bound": f"{now}#\uffff"},
-            }
-            while True:
-                page = table.query(**kwargs)
-                members.extend(str(item["member_id"]) for item in page["Items"])
-                if "LastEvaluatedKey" not in page:
-                    break
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            items = query_all(
+                table,
+                IndexName="gsi1",
+                KeyConditionExpression="gsi1pk = :pk AND gsi1sk <= :bound",
+                ExpressionAttributeValues={":pk": due_pk(tenant, shard), ":bound": f"{now}#\uffff"},
+            )
+            members.extend(str(item["member_id"]) for item in items)
         return members

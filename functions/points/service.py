@@ -13,16 +13,16 @@ sweep has not run yet.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from loyalty.program import Points
+from loyalty.commit import DEFAULT_BUDGET, Budget, Contention, LostRace, optimistic
+from loyalty.program import Points, ProgramConfig
 from loyalty.timeutil import iso
 from points.ledger import (
     Account,
@@ -37,20 +37,15 @@ from points.ledger import (
     request_hash,
 )
 
-MAX_ATTEMPTS = 12
-T = TypeVar("T")
+__all__ = ["Contention"]  # raised when the retry budget is spent (the API answers 503)
 
 
-class VersionConflict(Exception):
+class VersionConflict(LostRace):
     """The account changed since it was read; the operation is retried."""
 
 
-class AlreadyApplied(Exception):
-    """The operation's business key was applied before."""
-
-
-class Contention(RuntimeError):
-    """The account kept changing under every attempt; the caller retries later."""
+class AlreadyApplied(LostRace):
+    """The operation's business key was applied meanwhile; the retry finds its result."""
 
 
 class RequestConflict(Exception):
@@ -102,9 +97,9 @@ class Context:
     rules: Points
     tz: ZoneInfo
     now: datetime
-    backoff: Callable[[int], None] = lambda attempt: time.sleep(
-        random.uniform(0, 0.005 * 2 ** min(attempt, 6))
-    )  # noqa: S311 - jitter
+    sleep: Callable[[float], None] = time.sleep
+    program: ProgramConfig = field(default_factory=ProgramConfig)  # currencies
+    budget: Budget = DEFAULT_BUDGET
 
 
 @dataclass(frozen=True)
@@ -114,23 +109,34 @@ class Applied:
     account: Account | None = None
 
 
+Action = Callable[[Book, Snapshot], tuple[OrderRecord | None, Redemption | None, dict[str, Any]]]
+UNBOUNDED = 10**9  # a sweep that is never written needs no transaction limit
+_MORE = Applied(True, {})  # a sweep-only commit went in; more is due before the operation
+
+
 def _run(
     ctx: Context,
     tenant: str,
     member: str,
     op_key: str | None,
-    action: Callable[[Book, Snapshot], tuple[OrderRecord | None, Redemption | None, dict[str, Any]]],
+    action: Action,
     precheck: Callable[[Snapshot], None] | None = None,
     **load: Any,
 ) -> Applied:
-    for attempt in range(MAX_ATTEMPTS):
+    """Load, bring the account up to date, apply ``action``, commit: retried on a lost
+    race or a transient fault (loyalty.commit). When more is due than one commit
+    holds, the due part is committed on its own first, in as many commits as needed."""
+
+    def attempt() -> Applied:
         snap = ctx.store.load(tenant, member, op_key=op_key, **load)
         if precheck is not None:
             precheck(snap)
         if snap.applied is not None:
             return Applied(False, snap.applied)
         book = Book(snap.account, ctx.rules, ctx.tz, ctx.now)
-        lapsed = book.sweep()
+        if not book.sweep():
+            _commit(ctx, tenant, member, snap, book, None, {}, None, None)
+            return _MORE
         order, redemption, result = action(book, snap)
         account = book.account
         if (
@@ -140,33 +146,48 @@ def _run(
             and account == _normalised(snap.account, ctx)
         ):
             return Applied(False, result, account)
-        account.version = snap.account.version + 1
-        change = Change(
-            expected_version=snap.account.version,
-            at=book.at,
-            account=account,
-            outcome=book.outcome(),
-            next_due=next_due(account, ctx.rules, ctx.tz),
-            op_key=op_key,
-            result=result,
-            order=order,
-            redemption=redemption,
-            lapsed=lapsed,
-        )
-        try:
-            ctx.store.commit(tenant, member, change)
-            return Applied(True, result, account)
-        except AlreadyApplied:
-            continue  # the next load returns the stored result
-        except VersionConflict:
-            ctx.backoff(attempt)
-    raise Contention(f"account of member kept changing over {MAX_ATTEMPTS} attempts")
+        _commit(ctx, tenant, member, snap, book, op_key, result, order, redemption)
+        return Applied(True, result, account)
+
+    while True:
+        done = optimistic(attempt, budget=ctx.budget, sleep=ctx.sleep, what="member's points")
+        if done is not _MORE:
+            return done
+
+
+def _commit(
+    ctx: Context,
+    tenant: str,
+    member: str,
+    snap: Snapshot,
+    book: Book,
+    op_key: str | None,
+    result: dict[str, Any],
+    order: OrderRecord | None,
+    redemption: Redemption | None,
+) -> None:
+    account = book.account
+    account.version = snap.account.version + 1
+    change = Change(
+        expected_version=snap.account.version,
+        at=book.at,
+        account=account,
+        outcome=book.outcome(),
+        next_due=next_due(account, ctx.rules, ctx.tz),
+        op_key=op_key,
+        result=result,
+        order=order,
+        redemption=redemption,
+        lapsed=book.lapsed,
+    )
+    ctx.store.commit(tenant, member, change)
 
 
 def _normalised(account: Account, ctx: Context) -> Account:
-    if account.tier:
+    if account.tier and account.tier_kept:
         return account
-    return Account(**{**account.__dict__, "tier": ctx.rules.tiers[0].name})
+    tier = account.tier or ctx.rules.tiers[0].name
+    return Account(**{**account.__dict__, "tier": tier, "tier_kept": account.tier_kept or tier})
 
 
 def balance(account: Account) -> dict[str, Any]:
@@ -184,29 +205,60 @@ def order_placed(
     total: Decimal,
     lines: list[OrderLine],
     placed_at: str,
+    currency: str | None = None,
 ) -> Applied:
+    """Earn an order's points once per order id. An order in a currency without an
+    exchange rate to the program's is recorded, earns nothing, and the ledger says why."""
+
     def action(book: Book, snap: Snapshot) -> tuple[OrderRecord | None, Redemption | None, dict[str, Any]]:
         order = snap.order or OrderRecord(order_id=order_id)
         if order.known:
             return None, None, {"status": "already known"}
         order.known, order.total, order.placed_at = True, total, placed_at
-        found = quote_for(book.account, total, lines, placed_at, snap.birthday, ctx.rules, ctx.tz)
+        order.currency = currency or ctx.program.currency
         key = f"order:{order_id}"
+        base_total = ctx.program.to_base(total, order.currency)
+        if base_total is None:
+            book.note(
+                f"{key}#no-rate",
+                f"order {order_id} in {order.currency}: no exchange rate to {ctx.program.currency}; "
+                "earns nothing",
+                {"order_id": order_id},
+            )
+            order = book.settle_after_arrival(order, key, ctx.program.convert)
+            return order, None, {"points": 0, "reason": "no_exchange_rate"}
+        reversed_already = book.fully_reversed(order, ctx.program.convert)
+        found = quote_for(
+            book.account,
+            base_total,
+            lines,
+            placed_at,
+            snap.birthday,
+            ctx.rules,
+            ctx.tz,
+            bonuses=not reversed_already,
+        )
         order = book.earn_order(order, found, key)
-        order = book.settle_after_arrival(order, key)
+        order = book.settle_after_arrival(order, key, ctx.program.convert)
         return order, None, {"points": found.total}
 
     return _run(ctx, tenant, member, f"order:{order_id}", action, order_id=order_id, with_profile=True)
 
 
 def order_refunded(
-    ctx: Context, tenant: str, member: str, order_id: str, refund_id: str, amount: Decimal
+    ctx: Context,
+    tenant: str,
+    member: str,
+    order_id: str,
+    refund_id: str,
+    amount: Decimal,
+    currency: str | None = None,
 ) -> Applied:
     key = f"refund:{order_id}:{refund_id}"
 
     def action(book: Book, snap: Snapshot) -> tuple[OrderRecord | None, Redemption | None, dict[str, Any]]:
-        order = book.refund(snap.order or OrderRecord(order_id=order_id), refund_id, amount, key)
-        return order, None, {}
+        order = snap.order or OrderRecord(order_id=order_id)
+        return book.refund(order, amount, currency, key, ctx.program.convert), None, {}
 
     return _run(ctx, tenant, member, key, action, order_id=order_id)
 
@@ -215,7 +267,8 @@ def order_cancelled(ctx: Context, tenant: str, member: str, order_id: str) -> Ap
     key = f"cancel:{order_id}"
 
     def action(book: Book, snap: Snapshot) -> tuple[OrderRecord | None, Redemption | None, dict[str, Any]]:
-        return book.cancel(snap.order or OrderRecord(order_id=order_id), key), None, {}
+        order = snap.order or OrderRecord(order_id=order_id)
+        return book.cancel(order, key, ctx.program.convert), None, {}
 
     return _run(ctx, tenant, member, key, action, order_id=order_id)
 
@@ -263,18 +316,13 @@ def redeem(
             order_id=order_id,
         )
         redemption = book.redeem(redemption, hold, key)
-        order = None
-        if order_id:
-            order = snap.order or OrderRecord(order_id=order_id)
-            order.spent += points
-        return order, redemption, {**redemption_view(redemption), "balance": balance(book.account)}
+        return None, redemption, {**redemption_view(redemption), "balance": balance(book.account)}
 
     def same_request(snap: Snapshot) -> None:
         if snap.redemption is not None and snap.redemption.request_hash != fingerprint:
             raise RequestConflict(f"redemption {redemption_id} was made before with a different request")
 
-    ids = {"order_id": order_id, "redemption_id": redemption_id}
-    return _run(ctx, tenant, member, key, action, precheck=same_request, **ids)
+    return _run(ctx, tenant, member, key, action, precheck=same_request, redemption_id=redemption_id)
 
 
 def redemption_view(redemption: Redemption) -> dict[str, Any]:
@@ -348,7 +396,7 @@ def sweep(ctx: Context, tenant: str, member: str) -> Applied:
 
 
 def still_due(ctx: Context, account: Account | None) -> bool:
-    """Whether the account has more due by the context's time than one commit took."""
+    """Whether the account has anything due by the context's time."""
     if account is None:
         return True
     due = next_due(account, ctx.rules, ctx.tz)
@@ -356,18 +404,27 @@ def still_due(ctx: Context, account: Account | None) -> bool:
 
 
 def estimate(
-    ctx: Context, tenant: str, member: str, total: Decimal, lines: list[OrderLine], placed_at: str
+    ctx: Context,
+    tenant: str,
+    member: str,
+    total: Decimal,
+    lines: list[OrderLine],
+    placed_at: str,
+    currency: str | None = None,
 ) -> Quote:
     """What an order would earn now; writes nothing."""
+    base_total = ctx.program.to_base(total, currency)
+    if base_total is None:
+        return Quote(0, [], [f"no exchange rate from {currency} to {ctx.program.currency}: earns nothing"])
     snap = ctx.store.load(tenant, member, with_profile=True)
     book = Book(snap.account, ctx.rules, ctx.tz, ctx.now)
-    book.sweep()
-    return quote_for(book.account, total, lines, placed_at, snap.birthday, ctx.rules, ctx.tz)
+    book.sweep(max_writes=UNBOUNDED)  # in memory only: nothing is written
+    return quote_for(book.account, base_total, lines, placed_at, snap.birthday, ctx.rules, ctx.tz)
 
 
 def current(ctx: Context, tenant: str, member: str) -> Account:
     """The account as of now (due releases and expiries applied in memory)."""
     snap = ctx.store.load(tenant, member)
     book = Book(snap.account, ctx.rules, ctx.tz, ctx.now)
-    book.sweep()
+    book.sweep(max_writes=UNBOUNDED)  # in memory only: nothing is written
     return book.account

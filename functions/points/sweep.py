@@ -4,7 +4,9 @@ and re-evaluates tiers on their anniversary.
 
 It reads the points due index (one Query per shard), so a run costs in
 proportion to the members with something due, never to all members. A run
-handles everything due by its scheduled time, so a missed run loses nothing."""
+handles everything due by its scheduled time, so a missed run loses nothing;
+a run that nears the end of its invocation stops taking members, and what is
+left stays in the index for the next run."""
 
 from __future__ import annotations
 
@@ -28,37 +30,42 @@ tracer = Tracer(service="points")
 metrics = Metrics(namespace="Loyalty", service="points")
 
 JOB = "points_sweep"
-MAX_PASSES_PER_MEMBER = 20  # a member with more due than one commit holds is swept again
+# Stop taking new members when less than this is left of the invocation.
+RESERVE_MS = 20_000
 
 
 class SweepRun(BaseModel):
     members: int = 0
     commits: int = 0
     failed: int = 0
+    deferred: bool = False  # out of time: the rest stays due for the next run
 
 
-def run_sweep(invocation: ScheduledInvocation) -> SweepRun:
+def run_sweep(invocation: ScheduledInvocation, context: Any = None) -> SweepRun:
     settings = get_settings()
     store = DynamoLedgerStore(
         settings.require("loyalty_table"), settings.require("events_table"), settings.tz
     )
-    ctx = service.Context(store, get_program().points, settings.tz, invocation.at)
+    program = get_program()
+    ctx = service.Context(store, program.points, settings.tz, invocation.at, program=program)
     run = SweepRun()
     for tenant in tenants.list_tenants(settings.require("loyalty_table")):
         for member in store.due_members(tenant.tenant_id, iso(invocation.at)):
+            if context is not None and context.get_remaining_time_in_millis() < RESERVE_MS:
+                run.deferred = True
+                break
             run.members += 1
             try:
-                for _ in range(MAX_PASSES_PER_MEMBER):
-                    done = service.sweep(ctx, tenant.tenant_id, member)
-                    if not done.applied:
-                        break
+                if service.sweep(ctx, tenant.tenant_id, member).applied:
                     run.commits += 1
-                    if not service.still_due(ctx, done.account):
-                        break  # saves the read that would find nothing left
             except Exception:  # noqa: BLE001 - counted, logged, and the run fails below
                 logger.exception("points sweep failed for a member", extra={"tenant_id": tenant.tenant_id})
                 run.failed += 1
+        if run.deferred:
+            break
     metrics.add_metric(name="PointsSweptMembers", unit=MetricUnit.Count, value=run.members)
+    if run.deferred:
+        logger.warning("points sweep ran out of time; the rest stays due", extra={"members": run.members})
     if run.failed:
         raise jobs.JobFailed(f"points sweep failed for {run.failed} members")
     return run
@@ -68,4 +75,4 @@ def run_sweep(invocation: ScheduledInvocation) -> SweepRun:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return run_sweep(jobs.invocation_for(event, JOB)).model_dump()
+    return run_sweep(jobs.invocation_for(event, JOB), context).model_dump()

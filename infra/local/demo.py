@@ -34,7 +34,7 @@ from typing import Any
 from infra.definitions import program_config_json
 from infra.local.stack import DEMO_ADMIN_KEY, DEMO_API_KEY, LocalStack
 
-START = datetime(2026, 3, 2, 5, 0, tzinfo=UTC)  # a Monday, 06:00 in Berlin
+START = datetime(2026, 3, 2, 5, 0, tzinfo=UTC)  # a Monday, 13:00 in Shanghai
 CATEGORIES = ("shoes", "outerwear", "knitwear", "accessories", "denim")
 # Each schedule runs at most once per clock step (a simulated day, longer in the
 # year after), catching up on everything due since its last run
@@ -46,10 +46,10 @@ REGULAR_EVERY = 25  # every 25th member is a regular: about every other day, big
 REGULAR_ORDER_CHANCE = 0.5
 REWARDS = (
     (100, "free shipping"),
-    (250, "2.50 EUR voucher"),
-    (500, "5 EUR voucher"),
-    (1000, "10 EUR voucher"),
-    (2500, "25 EUR voucher"),
+    (250, "2.50 CNY voucher"),
+    (500, "5 CNY voucher"),
+    (1000, "10 CNY voucher"),
+    (2500, "25 CNY voucher"),
 )
 
 
@@ -145,8 +145,8 @@ class Scenario:
                 "email": f"{member}@shoppers.example",
                 "name": f"Member {member[1:]}",
                 "birthday": birthday,
-                "time_zone": "Europe/Berlin",
-                "locale": "de-DE",
+                "time_zone": "Asia/Shanghai",
+                "locale": "zh-CN" if self.random.random() < 0.8 else "en",
                 "consent": {
                     "email": {"granted": self.random.random() < 0.9, "at": _stamp(at), "source": "web"}
                 },
@@ -178,7 +178,7 @@ class Scenario:
             "channel": self.random.choice(["web", "web", "app", "store"]),
             "data": {
                 "order_id": f"o-{number:05d}",
-                "currency": "EUR",
+                "currency": "CNY",
                 "total": str(total),
                 "items": items,
             },
@@ -197,7 +197,7 @@ class Scenario:
                 "order_id": order["data"]["order_id"],
                 "refund_id": f"rf-{number}",
                 "amount": amount,
-                "currency": "EUR",
+                "currency": "CNY",
             },
         }
 
@@ -319,13 +319,14 @@ class Scenario:
     def a_year_later(self) -> None:
         """Nobody orders again: the last orders' return window ends, a month
         before the first lots expire the members hear of it, then the first
-        weeks' lots expire and the tiers reached in those weeks come up for
+        weeks' lots expire and the tiers reached in those weeks (when their
+        points were released, a return window after the orders) come up for
         their anniversary."""
         rules = _points_rules()
         self.advance(f"P{rules['pending_days']}D")  # the last pending points are released
         notice = timedelta(days=max(1, int(rules["expiring_notice_days"])))
         anniversary = START.replace(year=START.year + 1)  # the first lots expire
-        end = anniversary + timedelta(days=self.days * 5 // 6)
+        end = anniversary + timedelta(days=int(rules["pending_days"]) + 1 + self.days * 5 // 6)
         # The sweep runs once per clock step: steps of the notice period, the
         # first inside the month before the first lots expire, announce every
         # lot before it expires.
@@ -481,7 +482,7 @@ def summarize(scenario: Scenario, stack: LocalStack, outbox: Path) -> dict[str, 
         "members": len(scenario.joined),
         "events": dict(scenario.statuses),
         "orders": len(scenario.orders),
-        "revenue": f"{revenue} EUR",
+        "revenue": f"{revenue} CNY",
         **story,
         "tickets": scenario.tickets,
         "tickets_answered": scenario.answered,

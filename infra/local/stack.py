@@ -70,6 +70,15 @@ class _ReadWriteLock:
             self._cond.notify_all()
 
 
+class _HTTPServer(ThreadingHTTPServer):
+    """A thread per connection, with a listen queue deep enough for bursts of clients:
+    socketserver's default of 5 drops (or resets) connections once a few dozen arrive
+    at once. Handler threads never keep the process alive."""
+
+    request_queue_size = 128
+    daemon_threads = True
+
+
 def _local_environment(endpoint: str) -> dict[str, str]:
     return {
         "AWS_ENDPOINT_URL": endpoint,
@@ -162,8 +171,7 @@ class LocalStack:
         self.gateway = Gateway(handlers)
         self._sqs = sqs
 
-        self._http = ThreadingHTTPServer(("127.0.0.1", self.port), _make_request_handler(self))
-        self._http.daemon_threads = True
+        self._http = _HTTPServer(("127.0.0.1", self.port), _make_request_handler(self))
         self.port = self._http.server_address[1]
         self._spawn(self._http.serve_forever)
         self._spawn(self._pump_loop)

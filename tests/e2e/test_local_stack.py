@@ -43,7 +43,7 @@ def test_storefront_flow_end_to_end(local: LocalClient) -> None:
     assert escalated["escalated_at"] is not None
 
     subjects = [_subject(p) for p in sorted(local.outbox.glob("*.eml"))]
-    assert any(s.startswith("Daily report 2026-03-10: 1 orders, 80.40 EUR") for s in subjects)
+    assert any(s.startswith("Daily report 2026-03-10: 1 orders, 80.40 CNY") for s in subjects)
     assert "Happy birthday, E2E-Ann!" in subjects
     assert any(s.startswith("[Escalation]") for s in subjects)
 
@@ -149,13 +149,14 @@ def test_demo_scenario_leaves_a_report_in_the_outbox(tmp_path: Path) -> None:
     for step in ast.literal_eval(summary["tier moves"]):
         old, new = step.split("->")
         assert list(tiers).index(new) >= list(tiers).index(old) - 1  # down one level at most
-    assert summary["simulated until"].startswith("2027-03-06")  # a year on: the first lots expired
+    # a year and a return window on: the first lots expired, the first tiers were reviewed
+    assert summary["simulated until"].startswith("2027-03-21")
 
     # One report a day, every day, from the played days through the quiet year after.
     days = sorted(p.name.split("daily-report-")[1][:10] for p in outbox.glob("*daily-report-*.eml"))
     first = date.fromisoformat(days[0])
     assert days == [(first + timedelta(days=i)).isoformat() for i in range(len(days))]
-    assert first.isoformat() == "2026-03-01" and len(days) > 365
+    assert first.isoformat() == "2026-03-02" and len(days) > 365  # the demo starts 2026-03-02 in Shanghai
     played = outbox.glob("*daily-report-2026-03-0*.eml")
     assert any("orders" in p.read_text() and "Points issued" in p.read_text() for p in played)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -33,7 +34,7 @@ def test_failing_job_is_retried_then_dead_lettered(aws: Env) -> None:
     assert json.loads(message["Body"]) == {
         "job": "birthdays",
         "schedule": "birthday-greetings",
-        "scheduled_time": "2026-03-10T08:00:00.000Z",
+        "scheduled_time": "2026-03-11T01:00:00.000Z",  # 09:00 in Asia/Shanghai
     }
     assert message["MessageAttributes"]["ErrorMessage"]["StringValue"] == "downstream unavailable"
 
@@ -43,9 +44,8 @@ def test_schedules_fire_in_time_order_with_their_time_zone(aws: Env) -> None:
     seen: list[str] = []
     clock = Clock(datetime(2026, 3, 28, 12, 0, tzinfo=UTC))
     scheduler = Scheduler(clock, sqs, after_run=lambda: None)
-    scheduler.add(
-        CARE_RULES.schedules[0], CARE_RULES, lambda e, c: seen.append(e["scheduled_time"]), "unused"
-    )
+    berlin = replace(CARE_RULES.schedules[0], time_zone="Europe/Berlin")  # a zone with summer time
+    scheduler.add(berlin, CARE_RULES, lambda e, c: seen.append(e["scheduled_time"]), "unused")
     scheduler.advance_to(datetime(2026, 3, 30, 12, 0, tzinfo=UTC))
     # 09:00 Berlin is 08:00 UTC before the change to summer time and 07:00 UTC after it.
     assert seen == ["2026-03-29T07:00:00.000Z", "2026-03-30T07:00:00.000Z"]

@@ -36,11 +36,16 @@ def test_pending_points_release_through_the_sweep_after_the_return_window(aws: E
     aws.run_job("PointsSweep", "points_sweep", aws.now + timedelta(days=13))
     assert aws.call("GET", "/v1/members/m-1").json()["points"]["pending"] == 300
     result = aws.run_job("PointsSweep", "points_sweep", aws.now + timedelta(days=15))
-    assert result == {"members": 1, "commits": 1, "failed": 0}
+    assert result == {"members": 1, "commits": 1, "failed": 0, "deferred": False}
     points = aws.call("GET", "/v1/members/m-1").json()["points"]
     assert (points["available"], points["pending"]) == (500, 0)
     again = aws.run_job("PointsSweep", "points_sweep", aws.now + timedelta(days=15))
-    assert again == {"members": 0, "commits": 0, "failed": 0}  # nothing due: the index moved on
+    assert again == {
+        "members": 0,
+        "commits": 0,
+        "failed": 0,
+        "deferred": False,
+    }  # nothing due: the index moved on
 
 
 def test_redemption_replay_conflict_and_insufficient_points(aws: Env) -> None:
@@ -113,7 +118,7 @@ def test_adjustments_need_the_admin_key_and_a_reason(aws: Env) -> None:
 
 def test_estimate_writes_nothing(aws: Env) -> None:
     order = {
-        "currency": "EUR",
+        "currency": "CNY",
         "total": "99.90",
         "items": [{"sku": "s", "quantity": 1, "unit_price": "99.90"}],
     }
@@ -125,3 +130,30 @@ def test_estimate_writes_nothing(aws: Env) -> None:
         aws.call("POST", "/v1/points/estimate", {"member_id": "m-5", "order": {**order, "total": 5}}).status
         == 400
     )
+
+
+class _Running:
+    """A Lambda context whose invocation has ``left_ms`` milliseconds left."""
+
+    def __init__(self, left_ms: int) -> None:
+        self.left_ms = left_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.left_ms
+
+
+def test_the_sweep_stops_before_its_time_runs_out_and_the_next_run_catches_up(aws: Env) -> None:
+    from loyalty.jobs import ScheduledInvocation
+    from loyalty.timeutil import iso
+    from points.sweep import RESERVE_MS, run_sweep
+
+    for member in ("m-1", "m-2", "m-3"):
+        _earn(aws, member)
+    invocation = ScheduledInvocation(job="points_sweep", scheduled_time=iso(aws.now + timedelta(days=15)))
+    short = run_sweep(invocation, _Running(RESERVE_MS - 1))
+    assert (short.members, short.deferred) == (0, True)
+    assert aws.call("GET", "/v1/members/m-1").json()["points"]["pending"] == 300
+    full = run_sweep(invocation, _Running(RESERVE_MS + 60_000))
+    assert (full.members, full.commits, full.deferred) == (3, 3, False)
+    for member in ("m-1", "m-2", "m-3"):
+        assert aws.call("GET", f"/v1/members/{member}").json()["points"]["pending"] == 0

@@ -29,7 +29,7 @@ def test_report_counts_orders_revenue_points_members_and_tickets(aws: Env) -> No
             "occurred_at": "2026-03-10T10:00:00Z",
             "member_id": "ann",
             "channel": "store",
-            "data": {"order_id": "o-1", "refund_id": "rf-1", "amount": "10.00", "currency": "EUR"},
+            "data": {"order_id": "o-1", "refund_id": "rf-1", "amount": "10.00", "currency": "CNY"},
         },
     ]
     response = aws.call("POST", "/v1/events", {"events": events}, at=datetime(2026, 3, 11, 1, 0, tzinfo=UTC))
@@ -45,21 +45,21 @@ def test_report_counts_orders_revenue_points_members_and_tickets(aws: Env) -> No
     result = aws.run_job("Reports", "daily_report", MORNING)
     assert "demo/2026-03-10" in result["reported"]
     [report] = _reports(aws)
-    assert "Subject: Daily report 2026-03-10: 2 orders, 120.75 EUR" in report
+    assert "Subject: Daily report 2026-03-10: 2 orders, 120.75 CNY" in report
     text = report.split("\n\n", 1)[1]
     # credited on 10 March (stream processing time): ann 100 sign-up + 200 first order + 100,
     # bob 20 + 200 first order + 99
     assert "Points issued      719" in text
     assert "New members        1" in text
-    assert "Refunded amount    10.00 EUR" in text
+    assert "Refunded amount    10.00 CNY" in text
     assert "Tickets opened     1" in text
     s3 = aws.session.client("s3")
     stored = (
         s3.get_object(Bucket="test-reports", Key="reports/demo/daily/2026-03-10.html")["Body"].read().decode()
     )
-    assert "120.75 EUR" in stored
+    assert "120.75 CNY" in stored
     assert "555.00" not in report  # the rival tenant's order is in its own report
-    assert "555.00 EUR" in _reports(aws, "boss@rival.example")[0]
+    assert "555.00 CNY" in _reports(aws, "boss@rival.example")[0]
 
 
 def test_each_day_is_reported_once_and_missed_days_caught_up(aws: Env) -> None:

@@ -1,5 +1,6 @@
 """An in-memory LedgerStore with the same commit rules as the DynamoDB one:
-a business-key marker and a version check, all or nothing."""
+a business-key marker, a version check and the transaction item limit, all or
+nothing."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ class MemoryStore:
         self.members: dict[tuple[str, str], MemberBook] = {}
         self.birthdays: dict[tuple[str, str], str] = {}
         self.commits = 0
+        self.largest_commit = 0
 
     def book(self, tenant: str, member: str) -> MemberBook:
         return self.members.setdefault((tenant, member), MemberBook())
@@ -59,6 +61,19 @@ class MemoryStore:
         if book.account.version != change.expected_version:
             raise VersionConflict()
         change = copy.deepcopy(change)
+        items = (
+            1
+            + (change.op_key is not None)
+            + len(change.outcome.entries)
+            + len(change.outcome.notices)
+            + (change.order is not None)
+            + (change.redemption is not None)
+            + (change.outcome.spent_on_order is not None)
+            + len([r for r in change.lapsed if not change.redemption or r != change.redemption.redemption_id])
+        )
+        if items > 100:
+            raise ValueError(f"a commit of {items} items exceeds DynamoDB's transaction limit")
+        self.largest_commit = max(self.largest_commit, items)
         book.account = change.account
         book.entries.extend(change.outcome.entries)
         book.notices.extend(change.outcome.notices)
@@ -69,6 +84,9 @@ class MemoryStore:
             book.orders[change.order.order_id] = change.order
         if change.redemption is not None:
             book.redemptions[change.redemption.redemption_id] = change.redemption
+        if change.outcome.spent_on_order is not None:
+            order_id, points = change.outcome.spent_on_order
+            book.orders.setdefault(order_id, OrderRecord(order_id=order_id)).spent += points
         for redemption_id in change.lapsed:
             book.redemptions[redemption_id].status = "lapsed"
         self.commits += 1

@@ -61,7 +61,7 @@ class Run:
     log: list[tuple[datetime, tuple[Any, ...], bool]]
 
     def ctx(self) -> service.Context:
-        return service.Context(self.store, self.rules, TZ, self.now, backoff=lambda attempt: None)
+        return service.Context(self.store, self.rules, TZ, self.now, sleep=lambda seconds: None)
 
 
 def apply(run: Run, cmd: tuple[Any, ...], repeat: bool = False) -> None:

@@ -31,7 +31,7 @@ def _event(**overrides: object) -> EventIn:
         "occurred_at": "2026-03-10T09:00:00Z",
         "member_id": "m-1",
         "channel": "web",
-        "data": {"order_id": "o-1", "currency": "EUR", "total": "10.00"},
+        "data": {"order_id": "o-1", "currency": "CNY", "total": "10.00"},
     }
     body.update(overrides)
     return TypeAdapter(EventIn).validate_python(body)
@@ -71,9 +71,9 @@ def test_stored_day_uses_program_time_zone() -> None:
 
 def test_money_is_never_a_float() -> None:
     with pytest.raises(ValueError):
-        _event(data={"order_id": "o", "currency": "EUR", "total": 10.5})
+        _event(data={"order_id": "o", "currency": "CNY", "total": 10.5})
     with pytest.raises(ValueError):
-        _event(data={"order_id": "o", "currency": "EUR", "total": "1e3"})
+        _event(data={"order_id": "o", "currency": "CNY", "total": "1e3"})
 
 
 def test_stats_keep_event_time_order() -> None:
@@ -136,11 +136,11 @@ def test_report_days_and_rendering() -> None:
         date(2026, 3, 10),
     ]
     figures = reports.DayFigures(
-        day=date(2026, 3, 10), orders=2, revenue={"EUR": Decimal("120.75")}, points_issued=120
+        day=date(2026, 3, 10), orders=2, revenue={"CNY": Decimal("120.75")}, points_issued=120
     )
     email = reports.render_email("t", "Shop <1>", figures, ["m@x.example"])
-    assert email.subject == "Daily report 2026-03-10: 2 orders, 120.75 EUR"
+    assert email.subject == "Daily report 2026-03-10: 2 orders, 120.75 CNY"
     assert email.html is not None and "Shop &lt;1&gt;" in email.html
     assert reports.sum_by_currency(
-        [("EUR", Decimal("1.10")), ("USD", Decimal("2")), ("EUR", Decimal("0.90"))]
-    ) == {"EUR": Decimal("2.00"), "USD": Decimal("2")}
+        [("CNY", Decimal("1.10")), ("USD", Decimal("2")), ("CNY", Decimal("0.90"))]
+    ) == {"CNY": Decimal("2.00"), "USD": Decimal("2")}

@@ -74,7 +74,7 @@ def test_derive_agrees_with_the_member_view() -> None:
             "total_spend": stats.total_spend,
             "first_order_at": stats.first_order_at,
             "last_order_at": stats.last_order_at,
-            "recent_orders": list(stats.recent_orders),
+            "order_days": [{"first": d.first, "last": d.last, "n": d.count} for d in stats.recent_orders],
         },
     }
     view = member_view.build_view("m-1", items, now, CONFIG)
@@ -153,11 +153,20 @@ def test_a_comeback_is_reactivated_until_the_member_drifts_away() -> None:
 
 
 def test_an_order_stamped_after_now_counts_from_its_own_time() -> None:
-    stats = _stats(T0, T0 + timedelta(minutes=4))
+    stats = _stats(T0 + timedelta(minutes=4))
     now = T0 + timedelta(minutes=1)
-    assert derive(stats, None, now, CONFIG).orders_last_30_days == 1
+    assert derive(stats, None, now, CONFIG).orders_last_30_days == 0
     assert next_change_at(stats, None, now, CONFIG) == T0 + timedelta(minutes=4)
-    assert derive(stats, None, T0 + timedelta(minutes=4), CONFIG).orders_last_30_days == 2
+    assert derive(stats, None, T0 + timedelta(minutes=4), CONFIG).orders_last_30_days == 1
+
+
+def test_orders_are_kept_by_day_and_a_day_counts_from_its_first_order() -> None:
+    stats = _stats(T0, T0 + timedelta(minutes=4), T0 + timedelta(hours=5))
+    assert len(stats.recent_orders) == 1 and stats.recent_orders[0].count == 3
+    assert derive(stats, None, T0 + timedelta(minutes=1), CONFIG).orders_last_30_days == 3
+    # The day leaves the 30-day window when its last order does.
+    assert derive(stats, None, T0 + 30 * DAY + timedelta(hours=5), CONFIG).orders_last_30_days == 3
+    assert derive(stats, None, T0 + 30 * DAY + timedelta(hours=5) + MS, CONFIG).orders_last_30_days == 0
 
 
 def test_thresholds_past_the_end_of_the_calendar_are_ignored() -> None:
@@ -225,7 +234,8 @@ def _histories(draw: st.DrawFn) -> tuple[MemberStats, str | None, datetime, Prog
 def _edges(stats: MemberStats, registered_at: str | None, config: ProgramConfig) -> set[datetime]:
     """Each rule threshold, a millisecond either side."""
     days = member_view.idle_limits(config) | member_view.order_windows(config)
-    anchors = [a for a in (stats.last_order_at, registered_at, *stats.recent_orders) if a]
+    order_times = [t for d in stats.recent_orders for t in (d.first, d.last)]
+    anchors = [a for a in (stats.last_order_at, registered_at, *order_times) if a]
     found = set()
     for anchor in anchors:
         start = datetime.fromisoformat(anchor)
@@ -252,7 +262,7 @@ def test_state_is_constant_until_the_next_change_and_changes_there(
         assert derive(stats, registered_at, probe, config) == current, probe
     if upcoming is None:
         return
-    arrivals = {datetime.fromisoformat(t) for t in stats.recent_orders}
+    arrivals = {datetime.fromisoformat(d.first) for d in stats.recent_orders}
     changed = derive(stats, registered_at, upcoming, config) != current
     later = next_change_at(stats, registered_at, upcoming, config)
     assert changed or upcoming in arrivals
@@ -293,7 +303,7 @@ def test_storefronts_cannot_send_system_events() -> None:
         "occurred_at": "2026-03-10T09:00:00Z",
         "member_id": "m-1",
         "channel": "web",
-        "data": {"order_id": "o-1", "currency": "EUR", "total": "10.00"},
+        "data": {"order_id": "o-1", "currency": "CNY", "total": "10.00"},
     }
 
     class Store:

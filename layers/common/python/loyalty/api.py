@@ -18,6 +18,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel
 
 from loyalty import throttle
+from loyalty.commit import Contention, is_transient
 from loyalty.errors import DomainError, Forbidden, Unauthorized
 from loyalty.settings import get_settings
 from loyalty.timeutil import from_epoch_ms
@@ -55,9 +56,21 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
-def error_response(status: int, code: str, message: str, field: str | None = None) -> Response[Any]:
+def error_response(
+    status: int, code: str, message: str, field: str | None = None, headers: dict[str, str] | None = None
+) -> Response[Any]:
     body = ErrorResponse(error=ErrorDetail(code=code, message=message, field=field))
-    return Response(status_code=status, content_type="application/json", body=body.model_dump_json())
+    return Response(
+        status_code=status, content_type="application/json", body=body.model_dump_json(), headers=headers
+    )
+
+
+BUSY_MESSAGE = "the data is busy; retry after the time in Retry-After"
+
+
+def busy_response() -> Response[Any]:
+    """503 once the retry budget of an optimistic write is spent, or DynamoDB stayed busy."""
+    return error_response(503, "busy", BUSY_MESSAGE, headers={"Retry-After": str(Contention.retry_after)})
 
 
 def json_response(description: str, model: type[BaseModel]) -> OpenAPIResponse:
@@ -77,6 +90,19 @@ ERROR_RESPONSES: dict[int, OpenAPIResponse] = {
         "headers": {
             "Retry-After": {
                 "description": "Seconds to wait before retrying (sent with the storefront's limit)",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        },
+    },
+    503: {
+        **json_response(
+            "busy: the data kept changing under concurrent writes, or DynamoDB throttled or timed out, "
+            "after every retry; nothing was applied twice, so the request can be sent again",
+            ErrorResponse,
+        ),
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds to wait before retrying",
                 "schema": {"type": "integer", "minimum": 1},
             }
         },
@@ -116,8 +142,16 @@ def create_resolver(logger: Logger, union_tags: frozenset[str] = frozenset()) ->
     def _not_found(exc: NotFoundError) -> Response[Any]:
         return error_response(404, "route_not_found", "no such route")
 
+    @app.exception_handler(Contention)
+    def _contention(exc: Contention) -> Response[Any]:
+        logger.warning("retry budget spent", extra={"reason": str(exc)})
+        return busy_response()
+
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response[Any]:
+        if is_transient(exc):  # throttling, a transaction conflict or a timeout outside a retry loop
+            logger.warning("transient AWS fault", extra={"fault": type(exc).__name__})
+            return busy_response()
         logger.exception("unhandled error")
         return error_response(500, "internal_error", "internal error")
 
@@ -166,7 +200,14 @@ def resolve(
     parsing: a storefront over its rate limit is a 429 (and nothing is done), a
     body over ``max_body_bytes`` is a 413 (never truncated or half-read), and a
     body that is not JSON is a 415."""
-    throttled = _throttled(event)
+    try:
+        throttled = _throttled(event)
+    except Exception as err:
+        if not is_transient(err):
+            raise
+        busy = _proxy_error(503, "busy", BUSY_MESSAGE)
+        busy["headers"]["Retry-After"] = str(Contention.retry_after)
+        return busy
     if throttled is not None:
         return throttled
     body = event.get("body") or ""

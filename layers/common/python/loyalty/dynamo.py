@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -9,6 +10,7 @@ from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from loyalty import aws
+from loyalty.commit import optimistic
 
 _SERIALIZER = TypeSerializer()
 
@@ -61,3 +63,15 @@ def cancellation_codes(err: ClientError) -> list[str | None]:
         code = reason.get("Code")
         codes.append(None if code in (None, "None") else str(code))
     return codes
+
+
+def query_all(table: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Every item a Query matches, page by page; each page read is retried on
+    throttling and timeouts (a scheduled run reading an index should not fail
+    for one busy page)."""
+    while True:
+        page = optimistic(lambda: table.query(**kwargs), what="query")
+        yield from page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -39,10 +39,3 @@ class NotFound(DomainError):
 class Conflict(DomainError):
     status = 409
     code = "conflict"
-
-
-class Unavailable(DomainError):
-    """A retryable condition on our side (e.g. an account under heavy contention)."""
-
-    status = 503
-    code = "busy"

@@ -141,6 +141,9 @@ class Points(Strict):
     )
     negative_balance: NegativeBalance = NegativeBalance()
     return_spent_points_on_refund: bool = True
+    max_active_holds: int = Field(
+        default=100, ge=1, le=1000, description="unconfirmed holds one member may have at once"
+    )
     tiers: list[Tier] = Field(default_factory=lambda: list(DEFAULT_TIERS), min_length=1)
 
     @model_validator(mode="after")
@@ -153,11 +156,47 @@ class Points(Strict):
         return self
 
 
+# Refunds kept by currency use this key for "the order's own currency" (a refund
+# that names none, or that arrives before its order).
+ORDER_CURRENCY = "order"
+CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+Rate = Annotated[Decimal, Field(gt=0, le=Decimal("1000000"))]
+
+
 class ProgramConfig(Strict):
+    currency: CurrencyCode = Field(default="CNY", description="the base currency of points and figures")
+    exchange_rates: dict[CurrencyCode, Rate] = Field(
+        default_factory=dict, description="units of the base currency for one unit of each other currency"
+    )
+    locale: Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")] = Field(
+        default="zh-CN", description="the language of members who have none (zh-CN or en)"
+    )
     lifecycle: Lifecycle = Lifecycle()
     rfm: Rfm = Rfm()
     tags: list[TagRule] = []
     points: Points = Points()
+
+    @model_validator(mode="after")
+    def _rates(self) -> ProgramConfig:
+        if self.currency in self.exchange_rates:
+            raise ValueError("exchange_rates must not list the base currency")
+        return self
+
+    def to_base(self, amount: Decimal, currency: str | None) -> Decimal | None:
+        """``amount`` in the base currency; None when ``currency`` has no rate."""
+        if currency is None or currency == self.currency:
+            return amount
+        rate = self.exchange_rates.get(currency)
+        return None if rate is None else amount * rate
+
+    def convert(self, amount: Decimal, source: str, target: str | None) -> Decimal | None:
+        """``amount`` in ``source`` expressed in ``target`` (None: the base currency),
+        through the base currency; None when a rate is missing."""
+        base = self.to_base(amount, source)
+        if base is None or target is None or target == self.currency:
+            return base
+        rate = self.exchange_rates.get(target)
+        return None if rate is None else base / rate
 
     @property
     def order_window_days(self) -> int:

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from loyalty import aws, keys
+from loyalty.dynamo import query_all
 
 
 class Tenant(BaseModel):
@@ -35,18 +36,12 @@ def put_tenant(table_name: str, tenant: Tenant) -> None:
 
 def list_tenants(table_name: str) -> list[Tenant]:
     """Query of the tenant registry partition (one item per tenant)."""
-    table = aws.table(table_name)
-    tenants: list[Tenant] = []
-    kwargs: dict[str, Any] = {
-        "KeyConditionExpression": "pk = :pk",
-        "ExpressionAttributeValues": {":pk": keys.TENANTS_PK},
-    }
-    while True:
-        page = table.query(**kwargs)
-        tenants.extend(Tenant.model_validate(item) for item in page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return tenants
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    items = query_all(
+        aws.table(table_name),
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": keys.TENANTS_PK},
+    )
+    return [Tenant.model_validate(item) for item in items]
 
 
 def get_tenant(table_name: str, tenant_id: str) -> Tenant | None:
