@@ -157,3 +157,17 @@ def test_the_sweep_stops_before_its_time_runs_out_and_the_next_run_catches_up(aw
     assert (full.members, full.commits, full.deferred) == (3, 3, False)
     for member in ("m-1", "m-2", "m-3"):
         assert aws.call("GET", f"/v1/members/{member}").json()["points"]["pending"] == 0
+
+
+def test_fifty_five_lapsed_holds_never_wedge_the_member(aws: Env) -> None:
+    seed = {"adjustment_id": "seed", "points": 100, "reason": "opening balance"}
+    assert aws.call("POST", "/v1/members/m-1/adjustments", seed, key=ADMIN_KEY).status == 201
+    for n in range(55):
+        hold = {"redemption_id": f"h-{n}", "points": 1, "hold": True}
+        assert aws.call("POST", "/v1/members/m-1/redemptions", hold).status == 201
+    later = aws.now + timedelta(hours=1)
+    spend = {"redemption_id": "r-1", "points": 5}
+    done = aws.call("POST", "/v1/members/m-1/redemptions", spend, at=later)
+    assert done.status == 201, done.body  # 55 lapses and the redemption, in two transactions
+    assert done.json()["balance"] == {"available": 95, "pending": 0, "held": 0}
+    assert aws.run_job("PointsSweep", "points_sweep", later)["failed"] == 0
