@@ -108,8 +108,13 @@ def test_faults_never_lose_or_double_apply_and_are_never_a_500(aws: Env, faults:
         assert _send(aws, "POST", path, body).status in (200, 201)
     adjustment = {"adjustment_id": "adj-1", "points": 25, "reason": "goodwill"}
     assert _send(aws, "POST", "/v1/members/m-2/adjustments", adjustment, key=ADMIN_KEY).status in (200, 201)
+    assert _send(aws, "PUT", "/v1/members/m-1", {"name": "Ann Li"}).status == 200
+    storefront = {"storefront_id": "pos-1", "name": "Store", "channel": "store"}
+    created = _send(aws, "POST", "/v1/admin/storefronts", storefront, key=ADMIN_KEY)
+    assert created.status in (201, 409)  # 409: created, the reply lost, and sent again
     pump.drain()
     _run_job(aws, "PointsSweep", "points_sweep", aws.now + timedelta(days=16))
+    _run_job(aws, "MemberRefresh", "refresh_members", aws.now + timedelta(days=16))
     aws.now += timedelta(days=16)
 
     one = _send(aws, "GET", "/v1/members/m-1").json()
@@ -117,6 +122,7 @@ def test_faults_never_lose_or_double_apply_and_are_never_a_500(aws: Env, faults:
     # m-1: sign-up 100 + first order 200; orders 300 (100 refunded) and 200 released; 50 + 100 spent
     assert (one["points"]["available"], one["points"]["pending"], one["points"]["held"]) == (550, 0, 0)
     assert (one["stats"]["orders_count"], one["stats"]["total_spend"]) == (2, "400.00")
+    assert one["profile"]["name"] == "Ann Li"
     # m-2: sign-up 100; its only order cancelled (bonus taken back); a hold cancelled; +25
     assert (two["points"]["available"], two["points"]["pending"], two["points"]["held"]) == (125, 0, 0)
     assert (two["stats"]["orders_count"], two["stats"]["total_spend"]) == (0, "0.00")
@@ -136,6 +142,7 @@ def test_faults_never_lose_or_double_apply_and_are_never_a_500(aws: Env, faults:
             sum(int(e["points"]) for e in entries) == points["available"] + points["pending"] + points["held"]
         )
     assert sum(s["dead_lettered"] for s in pump.stats()) == 0
+    print(f"faults injected: {dict(faults.injected)} in {faults.calls} DynamoDB calls")
     assert set(faults.injected) == set(KINDS), faults.injected
     assert sum(faults.injected.values()) >= 60, faults.injected
 
