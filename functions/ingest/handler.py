@@ -64,19 +64,21 @@ MAX_BODY_BYTES = 1024 * 1024  # 100 events of up to ~10 KB each
     tags=["events"],
 )
 def post_events(body: Annotated[EventsRequest, Body()]) -> Response[Any]:
-    tenant = caller(app).tenant_id
+    who = caller(app)
+    tenant = who.tenant_id
+    sender = logic.Sender(storefront_id=who.storefront, key_id=who.key_id, channel=who.channel)
     now = request_time(app)
     settings = get_settings()
     store = DynamoEventStore(settings.require("events_table"))
     request = body.root
     if isinstance(request, EventBatch):
-        results = logic.ingest_batch(request, tenant, now, settings.tz, store, get_program())
+        results = logic.ingest_batch(request, tenant, now, settings.tz, store, get_program(), sender)
         for status in ("accepted", "duplicate", "conflict", "rejected"):
             count = sum(1 for r in results if r.status == status)
             if count:
                 metrics.add_metric(name=f"Events{status.capitalize()}", unit=MetricUnit.Count, value=count)
         return Response(200, "application/json", EventsResponse(results=results).model_dump_json())
-    result = logic.ingest_one(request, tenant, now, settings.tz, store, get_program())
+    result = logic.ingest_one(request, tenant, now, settings.tz, store, get_program(), sender)
     metrics.add_metric(name=f"Events{result.status.capitalize()}", unit=MetricUnit.Count, value=1)
     if result.status in _SINGLE_STATUS:
         return Response(

@@ -39,18 +39,28 @@ _EVENT_ADAPTER: TypeAdapter[EventIn] = TypeAdapter(EventIn)
 
 
 @dataclass(frozen=True)
+class Sender:
+    """The storefront and key a request came with (from the authorizer)."""
+
+    storefront_id: str
+    key_id: str
+    channel: str  # the storefront's own channel
+
+
+@dataclass(frozen=True)
 class StoredEvent:
     tenant_id: str
     event_id: str
     type: str
     member_id: str
-    channel: str
+    channel: str  # as the event says (a web shop may report a sale in a store)
     occurred_at: datetime
     received_at: datetime
     data: dict[str, Any]
     payload_hash: str
     day: str  # the occurred_at day in the program's time zone
     expires_at: datetime | None = None
+    sender: Sender | None = None  # None for events the system records
 
 
 class EventStore(Protocol):
@@ -116,7 +126,9 @@ def stage_changed(
     )
 
 
-def to_stored(event: EventIn, tenant_id: str, now: datetime, tz: ZoneInfo) -> StoredEvent:
+def to_stored(
+    event: EventIn, tenant_id: str, now: datetime, tz: ZoneInfo, sender: Sender | None = None
+) -> StoredEvent:
     return StoredEvent(
         tenant_id=tenant_id,
         event_id=event.event_id,
@@ -129,6 +141,7 @@ def to_stored(event: EventIn, tenant_id: str, now: datetime, tz: ZoneInfo) -> St
         payload_hash=payload_hash(event),
         day=local_day(event.occurred_at, tz).isoformat(),
         expires_at=now + RETENTION[event.type] if event.type in RETENTION else None,
+        sender=sender,
     )
 
 
@@ -177,10 +190,11 @@ def ingest_one(
     tz: ZoneInfo,
     store: EventStore,
     program: ProgramConfig | None = None,
+    sender: Sender | None = None,
 ) -> EventResult:
     if error := check_event_id(event) or check_time(event, now):
         return EventResult(event_id=event.event_id, status="rejected", errors=[error])
-    stored = to_stored(event, tenant_id, now, tz)
+    stored = to_stored(event, tenant_id, now, tz, sender)
     existing = store.put_new(stored)
     warnings = currency_warnings(event, program or ProgramConfig())
     if existing is None:
@@ -216,6 +230,7 @@ def ingest_batch(
     tz: ZoneInfo,
     store: EventStore,
     program: ProgramConfig | None = None,
+    sender: Sender | None = None,
 ) -> list[EventResult]:
     """Each event is validated and stored on its own; results come back in order."""
     results: list[EventResult] = []
@@ -232,5 +247,5 @@ def ingest_batch(
                 )
             )
             continue
-        results.append(ingest_one(event, tenant_id, now, tz, store, program))
+        results.append(ingest_one(event, tenant_id, now, tz, store, program, sender))
     return results

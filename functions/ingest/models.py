@@ -290,6 +290,9 @@ class TimelineEvent(BaseModel):
     )
     occurred_at: str
     channel: str
+    storefront_id: str | None = Field(
+        default=None, description="The storefront that sent the event (null for system events)"
+    )
     data: dict[str, Any]
 
 

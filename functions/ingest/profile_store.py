@@ -182,13 +182,16 @@ class ProfileStore:
     def erase(self, tenant: str, member: str, at: str) -> None:
         """Remove personal data from the profile and stamp the erasure; the stamp
         (written even before any profile exists) keeps later events from
-        bringing personal data back."""
+        bringing personal data back. The version moves on too, so a profile
+        update that read the item before the erasure fails its version check,
+        re-reads, and finds the member erased."""
         pk = keys.member_pk(tenant, member)
         removed = ", ".join(f"#f{i}" for i in range(len(projection.PERSONAL_FIELDS)))
         self._table.update_item(
             Key={"pk": pk, "sk": PROFILE_SK},
             UpdateExpression=(
-                "SET erased_at = :at, field_at = :empty, kind = :kind, tenant_id = :t, member_id = :m "
+                "SET erased_at = :at, field_at = :empty, kind = :kind, tenant_id = :t, member_id = :m, "
+                "version = if_not_exists(version, :zero) + :one "
                 f"REMOVE {removed}, gsi1pk, gsi1sk"
             ),
             ExpressionAttributeNames={f"#f{i}": name for i, name in enumerate(projection.PERSONAL_FIELDS)},
@@ -198,6 +201,8 @@ class ProfileStore:
                 ":kind": "profile",
                 ":t": tenant,
                 ":m": member,
+                ":zero": 0,
+                ":one": 1,
             },
         )
 

@@ -30,6 +30,11 @@ def event_item(event: StoredEvent) -> dict[str, Any]:
         "gsi1pk": keys.member_pk(event.tenant_id, event.member_id),
         "gsi1sk": f"{occurred}#{event.event_id}",
     }
+    if event.sender is not None:
+        item["storefront_id"] = event.sender.storefront_id
+        item["key_id"] = event.sender.key_id
+        if event.sender.channel != event.channel:
+            item["storefront_channel"] = event.sender.channel  # the event's own channel is kept
     if event.expires_at is not None:
         item["expires_at"] = int(event.expires_at.timestamp())
     if event.type in DAY_INDEXED_TYPES:

@@ -54,7 +54,7 @@ IdempotencyKey = Annotated[
     Header(alias="Idempotency-Key", min_length=1, max_length=128, description="Makes a retried POST safe"),
 ]
 IDEMPOTENCY_CONFIG = IdempotencyConfig(
-    event_key_jmespath="[tenant_id, operation, idempotency_key]",
+    event_key_jmespath="[tenant_id, operation, ticket_id, idempotency_key]",  # a key is per ticket
     payload_validation_jmespath="payload",
     expires_after_seconds=24 * 3600,
 )

@@ -228,3 +228,16 @@ def test_body_over_one_mebibyte_is_413_and_stores_nothing(aws: Env) -> None:
     assert response.status == 413
     assert response.json()["error"]["code"] == "payload_too_large"
     assert "Item" not in aws.table("EVENTS_TABLE").get_item(Key={"pk": "T#demo#E#big-0", "sk": "EVENT"})
+
+
+def test_every_event_records_the_storefront_and_key_that_sent_it(aws: Env) -> None:
+    sale = order_event("pos-sale-1", "m-1", "30.00")
+    sale["channel"] = "store"  # the web shop's key reports a sale made in a store
+    assert aws.call("POST", "/v1/events", sale).status == 202
+    stored = aws.table("EVENTS_TABLE").get_item(Key={"pk": "T#demo#E#pos-sale-1", "sk": "EVENT"})["Item"]
+    assert stored["channel"] == "store"
+    assert (stored["storefront_id"], stored["storefront_channel"]) == ("demo-web", "web")
+    assert stored["key_id"]  # which of the storefront's keys, not the key itself
+    assert stored["key_id"] not in ("test-key-demo",) and "test-key-demo" not in str(stored)
+    event = aws.call("GET", "/v1/members/m-1/events").json()["events"][0]
+    assert (event["channel"], event["storefront_id"]) == ("store", "demo-web")

@@ -175,3 +175,31 @@ def test_logs_carry_no_personal_data(aws: Env) -> None:
     assert '"message":"member erased"' in text  # structured logging happened
     for secret in ("ann@example.com", "+4915112345678", "1990-03-10"):
         assert secret not in text
+
+
+def test_an_erasure_between_a_profile_read_and_its_write_is_never_undone(
+    aws: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest import profile_store, projection
+    from ingest.profile_store import ProfileStore
+
+    aws.call("POST", "/v1/events", registration("r-1", "m-1", email="ann@example.com"))
+    aws.pump().drain()
+    store = ProfileStore(aws.env["LOYALTY_TABLE"])
+    merge = projection.merge_profile
+    erased = []
+
+    def erase_in_between(current: dict, changes: dict, at: str) -> dict | None:
+        if not erased:  # read done, write not yet: the member is erased right now
+            erased.append(True)
+            store.erase("demo", "m-1", "2026-03-10T11:59:00.000Z")
+        return merge(current, changes, at)
+
+    monkeypatch.setattr(profile_store.projection, "merge_profile", erase_in_between)
+    stored = store.apply_profile(
+        "demo", "m-1", {"email": "back@example.com", "name": "Ann"}, at="2026-03-10T12:00:00.000Z"
+    )
+    assert stored is None and erased
+    profile = aws.table("LOYALTY_TABLE").get_item(Key={"pk": "T#demo#M#m-1", "sk": "#PROFILE"})["Item"]
+    assert profile["erased_at"] == "2026-03-10T11:59:00.000Z"
+    assert "email" not in profile and "name" not in profile

@@ -71,3 +71,18 @@ def test_bad_ticket_input(aws: Env) -> None:
     assert aws.call("GET", "/v1/tickets/not-a-ticket").status == 400
     missing = aws.call("POST", "/v1/tickets/tk_00ff/replies", {"author": "a", "body": "b"})
     assert missing.status == 404
+
+
+def test_a_reply_idempotency_key_belongs_to_its_ticket(aws: Env) -> None:
+    first = aws.call("POST", "/v1/tickets", {"subject": "Late parcel", "priority": "urgent"}).json()
+    second = aws.call("POST", "/v1/tickets", {"subject": "Wrong colour", "priority": "urgent"}).json()
+    headers = {"Idempotency-Key": "reply-1"}
+    reply = {"author": "agent-7", "body": "Looking into it"}
+    to_first = aws.call("POST", f"/v1/tickets/{first['ticket_id']}/replies", reply, headers=headers)
+    again = aws.call("POST", f"/v1/tickets/{first['ticket_id']}/replies", reply, headers=headers)
+    assert to_first.status == again.status == 201 and again.json() == to_first.json()
+    to_second = aws.call("POST", f"/v1/tickets/{second['ticket_id']}/replies", reply, headers=headers)
+    assert to_second.status == 201
+    assert to_second.json()["ticket_id"] == second["ticket_id"]
+    assert to_second.json()["first_response_at"] is not None  # the second ticket's SLA stopped
+    assert aws.run_job("TicketsEscalation", "escalate", aws.now + timedelta(hours=5))["escalated"] == 0

@@ -37,6 +37,7 @@ def test_pages_walk_the_whole_timeline_newest_first(aws: Env) -> None:
         "type": "order.placed",
         "occurred_at": "2026-03-06T09:00:00.000Z",
         "channel": "web",
+        "storefront_id": "demo-web",
         "data": first["data"],
     }
 

@@ -227,6 +227,7 @@ class Caller:
     tenant_id: str
     channel: str
     storefront: str
+    key_id: str = ""
 
 
 def caller(app: APIGatewayRestResolver, role: str = "storefront") -> Caller:
@@ -242,6 +243,7 @@ def caller(app: APIGatewayRestResolver, role: str = "storefront") -> Caller:
         tenant_id=str(tenant),
         channel=str(context.get("channel", "")),
         storefront=str(context.get("storefront", "")),
+        key_id=str(context.get("key_id", "")),
     )
 
 
