@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,7 +26,7 @@ os.environ.update(
         "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
         "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
     }
@@ -32,6 +35,61 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)
 
 SENDER = "loyalty@example.com"
+
+# Personal data in the test data: names and birthdays the helpers below hand out,
+# and every email address and phone number by their shape. No log record of any
+# test may contain one (see no_personal_data_in_logs).
+PERSONAL_VALUES: set[str] = set()
+PERSONAL_PATTERNS = (
+    re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)*\.(com|example|test)\b"),  # email addresses
+    re.compile(r"\+[1-9]\d{7,14}\b"),  # E.164 phone numbers
+)
+
+
+def personal(value: str) -> str:
+    """Mark a value a test sends as personal data: logs must never contain it."""
+    PERSONAL_VALUES.add(value)
+    return value
+
+
+def _record_text(record: logging.LogRecord) -> str:
+    text = [record.getMessage(), repr({k: v for k, v in record.__dict__.items() if k not in ("msg", "args")})]
+    if record.exc_info:
+        text.append("".join(traceback.format_exception(*record.exc_info)))
+    return "\n".join(text)
+
+
+def personal_data_in(records: list[logging.LogRecord]) -> list[str]:
+    """The records holding personal test data, each with what it holds."""
+    leaks = []
+    for record in records:
+        text = _record_text(record)
+        found = [m.group(0) for pattern in PERSONAL_PATTERNS for m in pattern.finditer(text)]
+        found += [v for v in PERSONAL_VALUES if re.search(rf"(?<![\w-]){re.escape(v)}(?![\w-])", text)]
+        if found:
+            leaks.append(f"{record.name} {record.levelname} {record.getMessage()!r}: {sorted(set(found))}")
+    return leaks
+
+
+@pytest.fixture(autouse=True)
+def no_personal_data_in_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[logging.LogRecord]]:
+    """Captures every log record of the test (Powertools' loggers included, at INFO)
+    and fails the test when one holds a test-data email, phone number, birthday or
+    name."""
+    records: list[logging.LogRecord] = []
+    handle = logging.Logger.handle
+
+    def capture(self: logging.Logger, record: logging.LogRecord) -> None:
+        records.append(record)
+        handle(self, record)
+
+    monkeypatch.setattr(logging.Logger, "handle", capture)
+    yield records
+    leaks = personal_data_in(records)
+    if leaks:
+        pytest.fail("personal data in logs:\n" + "\n".join(leaks[:10]), pytrace=False)
+
+
 BUCKET = "test-reports"
 TENANT = "demo"
 API_KEY = "test-key-demo"
@@ -205,9 +263,9 @@ def registration(
     email: str | None = None,
     at: str = "2026-03-01T09:00:00Z",
 ) -> dict[str, Any]:
-    data: dict[str, Any] = {"email": email or f"{member}@example.com", "name": member.title()}
+    data: dict[str, Any] = {"email": email or f"{member}@example.com", "name": personal(member.title())}
     if birthday:
-        data["birthday"] = birthday
+        data["birthday"] = personal(birthday)
     data["consent"] = {"email": {"granted": consent, "at": at, "source": "web"}}
     return {
         "event_id": event_id,
