@@ -4,6 +4,7 @@ A new key's secret is returned once, at creation; only its hash is stored."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -11,7 +12,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ingest import storefronts
 from loyalty import credentials, throttle
@@ -26,7 +27,7 @@ from loyalty.api import (
     request_time,
     resolve,
 )
-from loyalty.credentials import Storefront
+from loyalty.credentials import Scope, Storefront
 from loyalty.errors import Conflict, NotFound
 from loyalty.settings import get_settings
 from loyalty.timeutil import iso
@@ -39,6 +40,10 @@ app = create_resolver(logger)
 StorefrontId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
 KeyId = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[0-9a-f]+$")]
 MAX_ATTEMPTS = 3
+SCOPES = (
+    "What the storefront's keys may do: events:write, members:read, members:write, members:erase, "
+    "points:redeem, tickets:read, tickets:write (takes effect within the authorizer cache TTL, 300 s)"
+)
 RATE_LIMIT = (
     "Requests per second this storefront's keys may send (a fixed one-second window); "
     "takes effect within the authorizer cache TTL (300 s)"
@@ -61,12 +66,26 @@ class StorefrontIn(BaseModel):
         "omitted or null: the deployment default (STOREFRONT_RATE_LIMIT)",
         default=None,
     )
+    scopes: list[Scope] | None = Field(
+        default=None,
+        max_length=len(credentials.ALL_SCOPES),
+        description=SCOPES + "; omitted or null: every scope except members:erase",
+    )
 
 
 class StorefrontPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    rate_limit_per_second: int = _rate_limit_field(RATE_LIMIT)
+    rate_limit_per_second: int | None = _rate_limit_field(RATE_LIMIT, default=None)
+    scopes: list[Scope] | None = Field(
+        default=None, max_length=len(credentials.ALL_SCOPES), description=SCOPES
+    )
+
+    @model_validator(mode="after")
+    def _something(self) -> StorefrontPatch:
+        if self.rate_limit_per_second is None and self.scopes is None:
+            raise ValueError("give rate_limit_per_second, scopes, or both")
+        return self
 
 
 class KeyOut(BaseModel):
@@ -88,6 +107,7 @@ class StorefrontOut(BaseModel):
     rate_limit_per_second: int = Field(
         description="Requests per second: the storefront's own limit, else the deployment default"
     )
+    scopes: list[str] = Field(description="What the storefront's keys may do")
 
 
 class CreatedStorefrontOut(BaseModel):
@@ -106,6 +126,7 @@ def _out(storefront: Storefront) -> StorefrontOut:
             for k in sorted(storefront.keys.values(), key=lambda k: k.created_at)
         ],
         rate_limit_per_second=storefront.rate_limit_per_second or get_settings().storefront_rate_limit,
+        scopes=list(storefront.granted),
     )
 
 
@@ -147,6 +168,7 @@ def post_storefront(body: Annotated[StorefrontIn, Body()]) -> Response[Any]:
         keys={},
         version=0,
         rate_limit_per_second=body.rate_limit_per_second,
+        scopes=_ordered(body.scopes) if body.scopes is not None else None,
     )
     storefront = storefronts.add_key(empty, key_id, plaintext, iso(now))
     try:
@@ -174,21 +196,37 @@ def get_storefront(storefront_id: StorefrontId) -> StorefrontOut:
 
 @app.patch(
     "/v1/admin/storefronts/<storefront_id>",
-    summary="Set a storefront's request rate limit (effective within the authorizer cache TTL, 300 s)",
+    summary="Set a storefront's rate limit or scopes (effective within the authorizer cache TTL, 300 s)",
     responses={200: json_response("The storefront", StorefrontOut), 404: _MISSING, **ERROR_RESPONSES},
     security=ADMIN_SECURITY,
     tags=["admin"],
 )
 def patch_storefront(storefront_id: StorefrontId, body: Annotated[StorefrontPatch, Body()]) -> StorefrontOut:
     tenant = caller(app, role="admin").tenant_id
-    updated = credentials.set_rate_limit(_table(), tenant, storefront_id, body.rate_limit_per_second)
-    if updated is None:
-        raise NotFound("no such storefront", field="storefront_id")
+    updated: Storefront | None = None
+    if body.rate_limit_per_second is not None:
+        updated = credentials.set_rate_limit(_table(), tenant, storefront_id, body.rate_limit_per_second)
+        if updated is None:
+            raise NotFound("no such storefront", field="storefront_id")
+    if body.scopes is not None:
+        updated = credentials.set_scopes(_table(), tenant, storefront_id, _ordered(body.scopes))
+        if updated is None:
+            raise NotFound("no such storefront", field="storefront_id")
+    assert updated is not None  # the model asks for one of the two
     logger.info(
-        "storefront rate limit set",
-        extra={"storefront": storefront_id, "rate_limit_per_second": body.rate_limit_per_second},
+        "storefront updated",
+        extra={
+            "storefront": storefront_id,
+            "rate_limit_per_second": body.rate_limit_per_second,
+            "scopes": body.scopes,
+        },
     )
     return _out(updated)
+
+
+def _ordered(scopes: Sequence[str]) -> list[str]:
+    """Each scope once, in the documented order."""
+    return [s for s in credentials.ALL_SCOPES if s in scopes]
 
 
 @app.post(

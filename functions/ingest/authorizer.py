@@ -11,7 +11,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from loyalty.commit import optimistic
-from loyalty.credentials import lookup, storefront_rate_limit
+from loyalty.credentials import lookup, storefront_access
 from loyalty.settings import get_settings
 
 logger = Logger(service="authorizer")
@@ -62,9 +62,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     }
     if key.role == "storefront" and key.storefront:
         storefront = key.storefront
-        limit = optimistic(lambda: storefront_rate_limit(table, key.tenant_id, storefront), what="storefront")
+        limit, scopes = optimistic(
+            lambda: storefront_access(table, key.tenant_id, storefront), what="storefront"
+        )
         # API Gateway hands context values to the handler as strings.
         identity["rate_limit_per_second"] = str(limit or settings.storefront_rate_limit)
+        identity["scopes"] = " ".join(scopes)
     return _policy(
         "Allow",
         _api_wildcard(method_arn),

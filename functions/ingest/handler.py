@@ -64,7 +64,7 @@ MAX_BODY_BYTES = 1024 * 1024  # 100 events of up to ~10 KB each
     tags=["events"],
 )
 def post_events(body: Annotated[EventsRequest, Body()]) -> Response[Any]:
-    who = caller(app)
+    who = caller(app, scope="events:write")
     tenant = who.tenant_id
     sender = logic.Sender(storefront_id=who.storefront, key_id=who.key_id, channel=who.channel)
     now = request_time(app)
@@ -103,7 +103,11 @@ def get_timeline(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> TimelineResponse:
     items, next_cursor = timeline.member_events(
-        get_settings().require("events_table"), caller(app).tenant_id, member_id, limit, cursor
+        get_settings().require("events_table"),
+        caller(app, scope="members:read").tenant_id,
+        member_id,
+        limit,
+        cursor,
     )
     return TimelineResponse(
         events=[TimelineEvent.model_validate(item) for item in items], next_cursor=next_cursor

@@ -54,7 +54,7 @@ def _view(tenant: str, member_id: str) -> MemberOut:
     tags=["members"],
 )
 def get_member(member_id: MemberId) -> MemberOut:
-    return _view(caller(app).tenant_id, member_id)
+    return _view(caller(app, scope="members:read").tenant_id, member_id)
 
 
 @app.put(
@@ -69,7 +69,7 @@ def get_member(member_id: MemberId) -> MemberOut:
     tags=["members"],
 )
 def put_member(member_id: MemberId, body: Annotated[MemberUpdate, Body()]) -> MemberOut:
-    tenant = caller(app).tenant_id
+    tenant = caller(app, scope="members:write").tenant_id
     changes = projection.profile_changes(body.model_dump(mode="json", exclude_none=True))
     stored = ProfileStore(get_settings().require("loyalty_table")).apply_profile(
         tenant, member_id, changes, at=iso(request_time(app))
@@ -88,7 +88,7 @@ def put_member(member_id: MemberId, body: Annotated[MemberUpdate, Body()]) -> Me
     tags=["members"],
 )
 def delete_member(member_id: MemberId) -> Response[Any]:
-    tenant = caller(app).tenant_id
+    tenant = caller(app, scope="members:erase").tenant_id
     settings = get_settings()
     store = ProfileStore(settings.require("loyalty_table"))
     known = store.member_items(tenant, member_id)

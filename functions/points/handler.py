@@ -124,7 +124,7 @@ def get_ledger(
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> LedgerPage:
-    tenant = caller(app).tenant_id
+    tenant = caller(app, scope="members:read").tenant_id
     pk = keys.member_pk(tenant, member_id)
     start = cursors.decode(cursor, ("pk", "sk"), {"pk": pk})
     if start is not None and not str(start["sk"]).startswith("L#"):
@@ -145,7 +145,7 @@ def post_redemption(member_id: MemberId, body: Annotated[RedemptionIn, Body()]) 
     done = _run(
         service.redeem,
         _ctx(),
-        caller(app).tenant_id,
+        caller(app, scope="points:redeem").tenant_id,
         member_id,
         body.redemption_id,
         body.points,
@@ -164,7 +164,9 @@ def post_redemption(member_id: MemberId, body: Annotated[RedemptionIn, Body()]) 
     tags=["points"],
 )
 def confirm_redemption(member_id: MemberId, redemption_id: RedemptionId) -> RedemptionOut:
-    done = _run(service.confirm, _ctx(), caller(app).tenant_id, member_id, redemption_id)
+    done = _run(
+        service.confirm, _ctx(), caller(app, scope="points:redeem").tenant_id, member_id, redemption_id
+    )
     return RedemptionOut.model_validate(done.result)
 
 
@@ -176,7 +178,9 @@ def confirm_redemption(member_id: MemberId, redemption_id: RedemptionId) -> Rede
     tags=["points"],
 )
 def cancel_redemption(member_id: MemberId, redemption_id: RedemptionId) -> RedemptionOut:
-    done = _run(service.cancel, _ctx(), caller(app).tenant_id, member_id, redemption_id)
+    done = _run(
+        service.cancel, _ctx(), caller(app, scope="points:redeem").tenant_id, member_id, redemption_id
+    )
     return RedemptionOut.model_validate(done.result)
 
 
@@ -219,7 +223,7 @@ def post_adjustment(member_id: MemberId, body: Annotated[AdjustmentIn, Body()]) 
     tags=["points"],
 )
 def post_estimate(body: Annotated[EstimateIn, Body()]) -> EstimateOut:
-    tenant = caller(app).tenant_id
+    tenant = caller(app, scope="members:read").tenant_id
     ctx = _ctx()
     lines = [OrderLine(i.category, Decimal(i.unit_price) * i.quantity) for i in body.order.items]
     placed_at = iso(body.placed_at) if body.placed_at else iso(ctx.now)

@@ -124,7 +124,7 @@ def _run(command: Command) -> TicketOut:
 
 
 def _command(operation: str, payload: BaseModel, key: str | None, ticket_id: str | None = None) -> Command:
-    who = caller(app)
+    who = caller(app, scope="tickets:write")
     return Command(
         tenant_id=who.tenant_id,
         channel=who.channel,
@@ -168,7 +168,7 @@ def post_ticket(body: Annotated[TicketIn, Body()], idempotency_key: IdempotencyK
     tags=["tickets"],
 )
 def get_ticket(ticket_id: TicketId) -> TicketOut:
-    ticket = _store().get(caller(app).tenant_id, ticket_id)
+    ticket = _store().get(caller(app, scope="tickets:read").tenant_id, ticket_id)
     if ticket is None:
         raise NotFound("no such ticket", field="ticket_id")
     return ticket.to_out()

@@ -95,3 +95,66 @@ def test_admin_input_errors(aws: Env) -> None:
     )
     assert aws.call("DELETE", "/v1/admin/storefronts/pos-berlin/keys/abc123", key=ADMIN).status == 404
     assert aws.call("GET", "/v1/admin/storefronts/nope", key=ADMIN).status == 404
+
+
+def test_a_storefront_without_scopes_may_do_everything_but_erase(aws: Env) -> None:
+    created = _create(aws, "pos-1")
+    assert created["storefront"]["scopes"] == [
+        "events:write",
+        "members:read",
+        "members:write",
+        "points:redeem",
+        "tickets:read",
+        "tickets:write",
+    ]
+    secret = created["key"]["api_key"]
+    assert aws.call("POST", "/v1/events", order_event("e-1", "m-1", "10.00"), key=secret).status == 202
+    aws.pump().drain()
+    assert aws.call("GET", "/v1/members/m-1", key=secret).status == 200
+    refused = aws.call("DELETE", "/v1/members/m-1", key=secret)
+    assert refused.status == 403
+    assert refused.json()["error"] == {
+        "code": "forbidden",
+        "message": "this storefront's keys lack the scope members:erase",
+        "field": "scope",
+    }
+    assert aws.call("GET", "/v1/members/m-1", key=secret).json()["erased"] is False  # nothing changed
+
+
+def test_scopes_limit_every_route_and_a_patch_changes_them(aws: Env) -> None:
+    response = aws.call(
+        "POST",
+        "/v1/admin/storefronts",
+        {"storefront_id": "kiosk", "name": "Kiosk", "channel": "store", "scopes": ["events:write"]},
+        key=ADMIN,
+    )
+    assert response.status == 201 and response.json()["storefront"]["scopes"] == ["events:write"]
+    secret = response.json()["key"]["api_key"]
+    assert aws.call("POST", "/v1/events", order_event("e-1", "m-1", "10.00"), key=secret).status == 202
+    aws.pump().drain()
+    denied = [
+        ("GET", "/v1/members/m-1", None, "members:read"),
+        ("GET", "/v1/members/m-1/events", None, "members:read"),
+        ("GET", "/v1/members/m-1/ledger", None, "members:read"),
+        ("PUT", "/v1/members/m-1", {"name": "Ann"}, "members:write"),
+        ("DELETE", "/v1/members/m-1", None, "members:erase"),
+        ("POST", "/v1/members/m-1/redemptions", {"redemption_id": "r", "points": 1}, "points:redeem"),
+        ("POST", "/v1/members/m-1/redemptions/r/confirm", None, "points:redeem"),
+        ("POST", "/v1/members/m-1/redemptions/r/cancel", None, "points:redeem"),
+        ("POST", "/v1/tickets", {"subject": "Help"}, "tickets:write"),
+        ("GET", "/v1/tickets/tk_00ff", None, "tickets:read"),
+    ]
+    for method, path, body, scope in denied:
+        answer = aws.call(method, path, body, key=secret)
+        assert (answer.status, answer.json()["error"]["message"]) == (
+            403,
+            f"this storefront's keys lack the scope {scope}",
+        ), (method, path)
+    patched = aws.call("PATCH", "/v1/admin/storefronts/kiosk", {"scopes": ["members:read"]}, key=ADMIN)
+    assert patched.status == 200 and patched.json()["scopes"] == ["members:read"]
+    assert aws.call("GET", "/v1/members/m-1", key=secret).status == 200
+    assert aws.call("POST", "/v1/events", order_event("e-2", "m-1", "10.00"), key=secret).status == 403
+    bad = aws.call("PATCH", "/v1/admin/storefronts/kiosk", {"scopes": ["everything"]}, key=ADMIN)
+    assert bad.status == 400
+    empty = aws.call("PATCH", "/v1/admin/storefronts/kiosk", {}, key=ADMIN)
+    assert empty.status == 400

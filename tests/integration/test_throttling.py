@@ -180,8 +180,8 @@ def test_the_default_limit_comes_from_settings(
         ({"rate_limit_per_second": "5"}, "rate_limit_per_second"),
         ({"rate_limit_per_second": 5.5}, "rate_limit_per_second"),
         ({"rate_limit_per_second": True}, "rate_limit_per_second"),
-        ({"rate_limit_per_second": None}, "rate_limit_per_second"),
-        ({}, "rate_limit_per_second"),
+        ({"rate_limit_per_second": None}, "body"),  # neither a limit nor scopes
+        ({}, "body"),
         ({"rate_limit_per_second": 5, "name": "x"}, "name"),
     ],
 )

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from loyalty import throttle
 from loyalty.commit import Contention, is_transient
+from loyalty.credentials import DEFAULT_SCOPES
 from loyalty.errors import DomainError, Forbidden, Unauthorized
 from loyalty.settings import get_settings
 from loyalty.timeutil import from_epoch_ms
@@ -228,22 +229,30 @@ class Caller:
     channel: str
     storefront: str
     key_id: str = ""
+    scopes: frozenset[str] = frozenset()
 
 
-def caller(app: APIGatewayRestResolver, role: str = "storefront") -> Caller:
+def caller(app: APIGatewayRestResolver, role: str = "storefront", scope: str | None = None) -> Caller:
     """The identity the authorizer put in the request context, which must hold
-    ``role``: storefront keys never reach admin routes, nor admin keys storefront ones."""
+    ``role``: storefront keys never reach admin routes, nor admin keys storefront ones;
+    and, for a storefront key, ``scope`` among its storefront's scopes."""
     context = app.current_event.request_context.authorizer.get_context() or {}
     tenant = context.get("tenant_id")
     if not tenant:
         raise Unauthorized("missing or unknown API key")
     if context.get("role", "storefront") != role:
         raise Forbidden(f"this route needs a {role} key")
+    # A decision cached before scopes were passed carries none: the default scopes.
+    raw = context.get("scopes")
+    scopes = frozenset(str(raw).split()) if raw is not None else frozenset(DEFAULT_SCOPES)
+    if scope is not None and scope not in scopes:
+        raise Forbidden(f"this storefront's keys lack the scope {scope}", field="scope")
     return Caller(
         tenant_id=str(tenant),
         channel=str(context.get("channel", "")),
         storefront=str(context.get("storefront", "")),
         key_id=str(context.get("key_id", "")),
+        scopes=scopes,
     )
 
 

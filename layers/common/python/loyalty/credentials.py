@@ -27,6 +27,26 @@ from loyalty.timeutil import iso
 
 Role = Literal["storefront", "admin"]
 KEY_SK = "KEY"
+Scope = Literal[
+    "events:write",
+    "members:read",
+    "members:write",
+    "members:erase",
+    "points:redeem",
+    "tickets:read",
+    "tickets:write",
+]
+ALL_SCOPES: tuple[str, ...] = (
+    "events:write",
+    "members:read",
+    "members:write",
+    "members:erase",
+    "points:redeem",
+    "tickets:read",
+    "tickets:write",
+)
+# A storefront registered without scopes may do everything but erase members.
+DEFAULT_SCOPES: tuple[str, ...] = tuple(s for s in ALL_SCOPES if s != "members:erase")
 
 
 class Credential(BaseModel):
@@ -54,6 +74,11 @@ class Storefront(BaseModel):
     keys: dict[str, StorefrontKey]
     version: int
     rate_limit_per_second: int | None = None  # None: the deployment default
+    scopes: list[str] | None = None  # None: DEFAULT_SCOPES
+
+    @property
+    def granted(self) -> tuple[str, ...]:
+        return tuple(self.scopes) if self.scopes is not None else DEFAULT_SCOPES
 
 
 class StorefrontExists(Exception):
@@ -113,8 +138,9 @@ def _storefront_item(storefront: Storefront) -> dict[str, Any]:
         "kind": "storefront",
         **storefront.model_dump(mode="json"),
     }
-    if item["rate_limit_per_second"] is None:
-        del item["rate_limit_per_second"]
+    for optional in ("rate_limit_per_second", "scopes"):
+        if item[optional] is None:
+            del item[optional]
     return item
 
 
@@ -127,18 +153,39 @@ def get_storefront(table_name: str, tenant: str, storefront_id: str) -> Storefro
     return _storefront_from(item) if item else None
 
 
-def storefront_rate_limit(table_name: str, tenant: str, storefront_id: str) -> int | None:
-    """The storefront's own limit (requests per second), None when it has none."""
+def storefront_access(table_name: str, tenant: str, storefront_id: str) -> tuple[int | None, tuple[str, ...]]:
+    """The storefront's own limit (requests per second, None when it has none) and
+    its scopes (the default scopes when it has none)."""
     item = (
         aws.table(table_name)
         .get_item(
             Key=_storefront_key(tenant, storefront_id),
-            ProjectionExpression="rate_limit_per_second",
+            ProjectionExpression="rate_limit_per_second, scopes",
         )
         .get("Item")
+    ) or {}
+    value = item.get("rate_limit_per_second")
+    scopes = item.get("scopes")
+    return (None if value is None else int(value)), (
+        tuple(str(s) for s in scopes) if scopes is not None else DEFAULT_SCOPES
     )
-    value = (item or {}).get("rate_limit_per_second")
-    return None if value is None else int(value)
+
+
+def set_scopes(table_name: str, tenant: str, storefront_id: str, scopes: list[str]) -> Storefront | None:
+    """Replace the storefront's scopes; None when there is no such storefront."""
+    try:
+        item = aws.table(table_name).update_item(
+            Key=_storefront_key(tenant, storefront_id),
+            UpdateExpression="SET scopes = :scopes, version = version + :one",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":scopes": scopes, ":one": 1},
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+    except ClientError as err:
+        if is_condition_failure(err):
+            return None
+        raise
+    return _storefront_from(item)
 
 
 def set_rate_limit(table_name: str, tenant: str, storefront_id: str, limit: int) -> Storefront | None:
@@ -257,10 +304,18 @@ def save_keys(
 
 
 def register_storefront(
-    table_name: str, tenant: str, storefront_id: str, name: str, channel: str, plaintext: str, now: datetime
+    table_name: str,
+    tenant: str,
+    storefront_id: str,
+    name: str,
+    channel: str,
+    plaintext: str,
+    now: datetime,
+    scopes: tuple[str, ...] = ALL_SCOPES,
 ) -> None:
-    """Bootstrap: a storefront with a given key (the local stack's ``local-dev-key``,
-    test fixtures). Keys issued through the admin API are random instead."""
+    """Bootstrap: a storefront with a given key and, by default, every scope (the
+    local stack's ``local-dev-key``, test fixtures). Keys issued through the admin
+    API are random instead."""
     key_id = hash_key(plaintext)[:12]
     storefront = Storefront(
         tenant_id=tenant,
@@ -270,6 +325,7 @@ def register_storefront(
         created_at=iso(now),
         keys={key_id: StorefrontKey(key_id=key_id, key_hash=hash_key(plaintext), created_at=iso(now))},
         version=1,
+        scopes=list(scopes),
     )
     create_storefront(table_name, storefront, key_id, plaintext, now)
 
