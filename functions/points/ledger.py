@@ -37,11 +37,11 @@ from loyalty.program import ORDER_CURRENCY, Points
 from loyalty.timeutil import iso, parse_rfc3339
 
 # A sweep pass writes at most this many items for releases and lapses (a lapse
-# is two: its entry and its redemption record), plus three for expiry, the
-# expiry notice and the tier review. A transaction holds at most 100 items and
-# the operation that follows the sweep in the same commit needs at most 15
-# (balance, marker, order and redemption records, spent-on-order update, eight
-# entries, two notices). More due is applied in further commits.
+# is up to three: its entry, a recovery entry and its redemption record), plus
+# three for expiry, the expiry notice and the tier review. A transaction holds at
+# most 100 items and the operation that follows the sweep in the same commit
+# needs at most 16 (balance, marker, order and redemption records, spent-on-order
+# update, nine entries, two notices). More due is applied in further commits.
 SWEEP_WRITES = 80
 
 # (amount, from currency, to currency) -> the amount converted, or None without a rate
@@ -101,6 +101,10 @@ class Account:
     seq: int = 0  # ledger entries written so far
     lots: dict[str, int] = field(default_factory=dict)
     debt: int = 0
+    # Clawed-back points the negative balance policy did not let us take ("unrecovered"):
+    # recovered first from points that come back to the member (a released hold, spent
+    # points returned after a refund), so neither can hand them out again.
+    shortfall: int = 0
     pending: dict[str, PendingLot] = field(default_factory=dict)  # order day -> lot
     holds: dict[str, Hold] = field(default_factory=dict)  # redemption_id -> hold
     lifetime_earned: int = 0
@@ -329,7 +333,27 @@ class Book:
             debt = min(short, self.rules.negative_balance.cap - self.account.debt)
             debt = max(debt, 0)
             self.account.debt += debt
+        self.account.shortfall += short - debt
         return moved, debt, short - debt
+
+    def _recover_shortfall(self, points: int, key: str, refs: dict[str, str]) -> None:
+        """Points that just came back to the member (``points``: a released hold, spent
+        points returned) pay the shortfall of earlier clawbacks first."""
+        take = min(points, self.account.shortfall)
+        if take <= 0:
+            return
+        lots = self._debit(take)
+        taken = -sum(lots.values())
+        self.account.shortfall -= taken
+        self._post(
+            "clawback",
+            f"{key}#recovered",
+            f"{taken} points recovered for an earlier clawback the balance could not cover",
+            available=-taken,
+            lots=lots,
+            unrecovered=-taken,
+            refs=refs,
+        )
 
     def expiry_for(self, day: date) -> str:
         return add_months(day, self.rules.expiry_months).isoformat()
@@ -545,8 +569,8 @@ class Book:
         return min(refunded, order.total), order.total
 
     def _settle_refunds(self, order: OrderRecord, key: str, convert: Converter) -> None:
-        """Bring the order's clawback, its bonuses and its returned spent points up to
-        its refunded share."""
+        """Bring the order's returned spent points, its clawback and its bonuses up to
+        its refunded share, in that order."""
         part, whole = self.refunded_share(order, convert)
         refs = {"order_id": order.order_id}
         _, missing = self.refunded_amount(order, convert)
@@ -557,6 +581,24 @@ class Book:
                 f"{order.currency}; nothing clawed back for it",
                 refs,
             )
+        # Spent points come back first, so a clawback that follows can take them:
+        # what a reversed order gave never outlives it.
+        if self.rules.return_spent_points_on_refund and order.spent:
+            give = int((Decimal(order.spent) * part / whole).to_integral_value(rounding=ROUND_FLOOR))
+            give -= order.returned
+            if give > 0:
+                order.returned += give
+                lots, debt = self._credit({self.expiry_for(self.today): give})
+                self._post(
+                    "adjust",
+                    f"{key}#return",
+                    f"points spent on order {order.order_id} returned after its refund",
+                    available=give,
+                    lots=lots,
+                    debt=debt,
+                    refs=refs,
+                )
+                self._recover_shortfall(give, f"{key}#return", refs)
         target = int((Decimal(order.earned) * part / whole).to_integral_value(rounding=ROUND_FLOOR))
         claw = target - order.clawed
         if claw > 0:
@@ -573,6 +615,7 @@ class Book:
             lots, debt, unrecovered = self._debit_with_policy(claw - from_pending)
             month = order.qualifying_month or ""
             counted = claw - from_pending if lot is None or lot.counted else 0
+            # The month may have left the 12-month window: then only the tier's basis moves.
             qualifying = min(counted, self.account.qualifying_months.get(month, 0))
             if qualifying:
                 self.account.qualifying_months[month] -= qualifying
@@ -589,24 +632,9 @@ class Book:
                 unrecovered=unrecovered,
                 refs=refs,
             )
-            self._upgrade_undone(order, qualifying)
+            self._upgrade_undone(order, counted)
         if self.fully_reversed(order, convert) and not order.bonuses_reversed:
             self._reverse_bonuses(order, key)
-        if self.rules.return_spent_points_on_refund and order.spent:
-            give = int((Decimal(order.spent) * part / whole).to_integral_value(rounding=ROUND_FLOOR))
-            give -= order.returned
-            if give > 0:
-                order.returned += give
-                lots, debt = self._credit({self.expiry_for(self.today): give})
-                self._post(
-                    "adjust",
-                    f"{key}#return",
-                    f"points spent on order {order.order_id} returned after its refund",
-                    available=give,
-                    lots=lots,
-                    debt=debt,
-                    refs=refs,
-                )
 
     def _reverse_bonuses(self, order: OrderRecord, key: str) -> None:
         """Bonuses granted because of an order go when the whole order goes; a later
@@ -718,6 +746,7 @@ class Book:
     def _give_back(self, redemption_id: str, key: str, reason: str) -> None:
         hold = self.account.holds.pop(redemption_id)
         lots, debt = self._credit(hold.lots)
+        refs = {"redemption_id": redemption_id}
         self._post(
             "release-hold",
             key,
@@ -726,8 +755,9 @@ class Book:
             held=-hold.points,
             lots=lots,
             debt=debt,
-            refs={"redemption_id": redemption_id},
+            refs=refs,
         )
+        self._recover_shortfall(hold.points, key, refs)
 
     # adjustments -------------------------------------------------------------
 
@@ -786,7 +816,7 @@ class Book:
         if due:
             self._upgrade()
         for redemption_id in sorted(r for r, h in self.account.holds.items() if h.lapse_at <= self.at):
-            if self.writes + 2 > max_writes:
+            if self.writes + 3 > max_writes:  # its entry, a recovery entry, the redemption record
                 return False
             self._give_back(redemption_id, f"lapse:{redemption_id}", "hold lapsed unconfirmed")
             self.lapsed.append(redemption_id)

@@ -62,6 +62,7 @@ def account_from_item(item: dict[str, Any] | None) -> Account:
         seq=int(item.get("seq", 0)),
         lots=_ints(item.get("lots")),
         debt=int(item.get("debt", 0)),
+        shortfall=int(item.get("shortfall", 0)),
         pending={
             # Lots stored per order (before lots were kept per order day) had their
             # qualifying points counted when earned.
@@ -115,6 +116,7 @@ def balance_item(tenant: str, member: str, account: Account, next_due: str | Non
         "held": account.held,
         "lifetime_earned": account.lifetime_earned,
         "debt": account.debt,
+        "shortfall": account.shortfall,
         "lots": account.lots,
         "pending_lots": {o: asdict(p) for o, p in account.pending.items()},
         "holds": {r: asdict(h) for r, h in account.holds.items()},

@@ -108,6 +108,7 @@ def check_invariants(run: Run) -> None:
     assert totals.lots == account.lots  # every lot rebuilt exactly, none consumed beyond its size
     assert all(points > 0 for points in account.lots.values())
     assert account.debt == 0 or not account.lots
+    assert account.shortfall == sum(e.unrecovered for e in book.entries) >= 0  # recovered only once
     floor = -run.rules.negative_balance.cap if run.rules.negative_balance.policy == "allow" else 0
     assert account.available >= floor
     assert all(p.points > 0 for p in account.pending.values())
