@@ -54,9 +54,17 @@ bench: venv
 	$(PY) -m bench.run
 	$(PY) -m bench.points
 
-## Deploy to the AWS account of the current credentials (needs the aws-cdk CLI).
+## Deploy to the AWS account of the current credentials (needs the aws-cdk CLI). Deployment
+## settings are CDK context, e.g.
+##   make deploy DEPLOY_CONTEXT="-c sender_email=loyalty@shop.example -c alarm_email=ops@shop.example"
+## (or in cdk.context.json); the settings are checked before the CLI is fetched.
+DEPLOY_CONTEXT ?=
 deploy: venv
-	npx --yes aws-cdk@2 deploy --app "$(PY) infra/app.py" --require-approval broadening
+	@$(PY) infra/app.py --check-context $(DEPLOY_CONTEXT) || { \
+	  echo 'make deploy: e.g. make deploy DEPLOY_CONTEXT="-c sender_email=loyalty@shop.example"' >&2; \
+	  echo '  (README, "Deploy": sender_domain, alarm_email, api_rate_limit, api_burst_limit, ...)' >&2; \
+	  exit 2; }
+	npx --yes aws-cdk@2 deploy --app "$(PY) infra/app.py" --require-approval broadening $(DEPLOY_CONTEXT)
 
 clean:
 	rm -rf cdk.out outbox .local

@@ -18,9 +18,19 @@ PYTHON_RUNTIME = "python3.13"
 ARCHITECTURE = "arm64"
 LOG_RETENTION_DAYS = 30
 PROGRAM_TIME_ZONE = "Asia/Shanghai"  # schedules, report days, birthdays, points calendar days
-SENDER_EMAIL = "loyalty@example.com"
-API_THROTTLE_RATE = 100  # requests per second, steady state, per stage
-API_THROTTLE_BURST = 200
+# The local stack's sender. A deployment takes its sender from CDK context ``sender_email``.
+LOCAL_SENDER_EMAIL = "loyalty@example.com"
+SENDER_EMAIL = LOCAL_SENDER_EMAIL  # the name infra/local imports
+# Stage-wide API Gateway throttle, shared by every storefront and admin key: defaults of the
+# CDK context values ``api_rate_limit`` (requests per second, steady state) and ``api_burst_limit``.
+API_THROTTLE_RATE = 1000
+API_THROTTLE_BURST = 2000
+# Default per-storefront limit (requests per second), context ``storefront_rate_limit``; it may
+# not exceed the stage rate, which applies on top of it.
+STOREFRONT_RATE_LIMIT = 100
+# Powertools for AWS Lambda: the version requirements.txt pins, and the AWS-managed layer
+# the functions run with in AWS (tests/infra checks that both agree).
+POWERTOOLS_VERSION = "3.37.0"
 
 
 @dataclass(frozen=True)
@@ -343,17 +353,43 @@ def program_config_json() -> str:
     return config.model_dump_json(exclude_defaults=False)
 
 
-def function_environment(fn: FunctionDef) -> dict[str, str]:
+# Powertools Tracer records neither handler responses nor exception messages in X-Ray:
+# responses carry one-time API keys and member data.
+TRACER_ENVIRONMENT: dict[str, str] = {
+    "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+    "POWERTOOLS_TRACER_CAPTURE_ERROR": "false",
+}
+
+
+def uses_storefront_rate_limit(fn: FunctionDef) -> bool:
+    """The authorizer hands the default storefront limit to the handlers; every API
+    function falls back to it (loyalty.api.resolve)."""
+    return fn.logical_id == AUTHORIZER.logical_id or bool(fn.routes)
+
+
+def function_environment(
+    fn: FunctionDef,
+    *,
+    sender_email: str,
+    storefront_rate_limit: int = STOREFRONT_RATE_LIMIT,
+    api_rate_limit: int = API_THROTTLE_RATE,
+) -> dict[str, str]:
     """Environment variables a function gets besides resource names filled in
     by the deployer (table names, bucket name)."""
     env = {
         "POWERTOOLS_SERVICE_NAME": fn.package,
         "POWERTOOLS_METRICS_NAMESPACE": "Loyalty",
+        **TRACER_ENVIRONMENT,
         "PROGRAM_TIME_ZONE": PROGRAM_TIME_ZONE,
         "PROGRAM_CONFIG": program_config_json(),
     }
     if fn.sends_email:
-        env["SENDER_EMAIL"] = SENDER_EMAIL
+        env["SENDER_EMAIL"] = sender_email
+    if uses_storefront_rate_limit(fn):
+        env["STOREFRONT_RATE_LIMIT"] = str(storefront_rate_limit)
+    if fn.logical_id == ADMIN_API.logical_id:
+        # The stage rate, the ceiling for any storefront's own limit.
+        env["API_RATE_LIMIT"] = str(api_rate_limit)
     return env
 
 

@@ -9,14 +9,10 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra.constructs.context import DeploymentContext
 from infra.constructs.functions import Functions, log_retention
 from infra.constructs.nag import acknowledge
-from infra.definitions import (
-    API_THROTTLE_BURST,
-    API_THROTTLE_RATE,
-    AUTHORIZER,
-    FUNCTIONS,
-)
+from infra.definitions import AUTHORIZER, FUNCTIONS
 
 API_KEY_HEADER = "x-api-key"
 GATEWAY_ERRORS = (
@@ -37,7 +33,9 @@ def _error_body(code: str, message: str) -> dict[str, dict[str, str | None]]:
 
 
 class Api(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, functions: Functions) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, context: DeploymentContext, functions: Functions
+    ) -> None:
         super().__init__(scope, construct_id)
 
         self.access_log_group = logs.LogGroup(
@@ -52,12 +50,16 @@ class Api(Construct):
             rest_api_name=f"{Stack.of(self).stack_name}-storefront",
             description="Loyalty storefront API",
             endpoint_types=[apigw.EndpointType.REGIONAL],
-            cloud_watch_role=False,
+            # Access logging needs the region's API Gateway CloudWatch role (AWS::ApiGateway::Account);
+            # a fresh account has none. The construct creates the role and the account setting
+            # (both retained when the stack is deleted) and makes the stage depend on it.
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
             deploy_options=apigw.StageOptions(
                 stage_name=STAGE_NAME,
                 tracing_enabled=True,
-                throttling_rate_limit=API_THROTTLE_RATE,
-                throttling_burst_limit=API_THROTTLE_BURST,
+                throttling_rate_limit=context.api_rate_limit,
+                throttling_burst_limit=context.api_burst_limit,
                 access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),
                 access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
                     caller=False,
@@ -132,8 +134,17 @@ class Api(Construct):
         acknowledge(
             self.rest_api,
             "AwsSolutions-APIG6",
-            "Execution logging needs the region-wide API Gateway CloudWatch role (AWS::ApiGateway::Account), "
-            "an account setting this stack must not own; JSON access logs and X-Ray cover every request.",
+            "Execution logs would go to a log group API Gateway creates outside this stack "
+            "(API-Gateway-Execution-Logs_<api>/<stage>, no retention) and can carry request data; "
+            "JSON access logs (with retention) and X-Ray cover every request.",
+        )
+        acknowledge(
+            self.rest_api.node.find_child("CloudWatchRole"),
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AmazonAPIGatewayPushToCloudWatchLogs]",
+            "The API Gateway service role for CloudWatch logging (AWS::ApiGateway::Account) is meant to use "
+            "the AWS-managed AmazonAPIGatewayPushToCloudWatchLogs policy; it is assumable only by "
+            "apigateway.amazonaws.com and grants CloudWatch Logs actions only.",
         )
         acknowledge(
             self.rest_api,

@@ -5,48 +5,54 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, Fn, IgnoreMode, RemovalPolicy, Stack
+from aws_cdk import Duration, IgnoreMode, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from infra.constructs.context import DeploymentContext, powertools_layer_name
 from infra.constructs.data import DataStore
 from infra.constructs.email import SenderEmail
 from infra.constructs.nag import acknowledge
 from infra.definitions import (
     ARCHITECTURE,
+    AUTHORIZER,
     FUNCTION_PACKAGES,
     FUNCTIONS,
     LOG_RETENTION_DAYS,
     LOYALTY_TABLE,
+    POWERTOOLS_VERSION,
     PYTHON_RUNTIME,
     FunctionDef,
     dead_letter_queue_name,
     function_environment,
     has_dead_letter_queue,
 )
-from loyalty.keys import throttle_pk
+from loyalty.keys import api_key_pk, tenant_pk, throttle_pk
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 COMMON_LAYER_DIR = REPO_ROOT / "layers" / "common"
 
-# AWS-managed Powertools for AWS Lambda (Python) v3 layer, published by account 017000801446
-# in every commercial region. Override with context ``powertoolsLayerVersion``.
-POWERTOOLS_ACCOUNT = "017000801446"
-POWERTOOLS_LAYER_VERSION = 27
+# AWS-managed Powertools for AWS Lambda (Python) v3 layer. Powertools publishes, per region, a
+# public SSM parameter naming the layer version ARN of each release; CloudFormation resolves it
+# at deploy time, so the layer is always the release requirements.txt pins, with the account and
+# partition of the region deployed to. Where the parameter is not published, context
+# ``powertools_layer_arn`` names the layer version ARN instead.
+POWERTOOLS_LAYER_PARAMETER_PREFIX = "/aws/service/powertools/python"
 
 ASSET_EXCLUDES = ("__pycache__/", "*.pyc", ".pytest_cache/", ".mypy_cache/")
 
+# No dynamodb:Scan: no code path scans a table (indexes serve every listing).
 READ_ACTIONS = (
     "dynamodb:BatchGetItem",
     "dynamodb:ConditionCheckItem",
     "dynamodb:DescribeTable",
     "dynamodb:GetItem",
     "dynamodb:Query",
-    "dynamodb:Scan",
 )
 WRITE_ACTIONS = (
     "dynamodb:BatchWriteItem",
@@ -58,6 +64,12 @@ WRITE_ACTIONS = (
 # on a window counter, whose partition key is T#<tenant>#THROTTLE#<storefront>.
 THROTTLE_ACTIONS = ("dynamodb:UpdateItem",)
 THROTTLE_LEADING_KEYS = throttle_pk("*", "*")
+# The authorizer reads two kinds of LoyaltyTable items, by key (loyalty.credentials): the
+# credential (pk APIKEY#<sha256>) and the storefront's rate limit and scopes (pk TENANT#<tenant>).
+CREDENTIAL_READ_ACTIONS = ("dynamodb:GetItem",)
+CREDENTIAL_LEADING_KEYS = (api_key_pk("*"), tenant_pk("*"))
+# Functions whose LoyaltyTable "read" access is narrowed to GetItem on these partition keys.
+KEY_SCOPED_READS: dict[str, tuple[str, ...]] = {AUTHORIZER.logical_id: CREDENTIAL_LEADING_KEYS}
 KMS_READ_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
 KMS_WRITE_ACTIONS = ("kms:Encrypt", "kms:GenerateDataKey")
 SEND_EMAIL_ACTIONS = ("ses:SendEmail", "ses:SendRawEmail")
@@ -100,9 +112,9 @@ def architecture() -> lambda_.Architecture:
     return _ARCHITECTURES[ARCHITECTURE]
 
 
-def powertools_layer_name() -> str:
-    """e.g. ``AWSLambdaPowertoolsPythonV3-python313-arm64``."""
-    return f"AWSLambdaPowertoolsPythonV3-{PYTHON_RUNTIME.replace('.', '')}-{ARCHITECTURE}"
+def powertools_layer_parameter(version: str = POWERTOOLS_VERSION) -> str:
+    """e.g. ``/aws/service/powertools/python/arm64/python3.13/3.37.0``."""
+    return f"{POWERTOOLS_LAYER_PARAMETER_PREFIX}/{ARCHITECTURE}/{PYTHON_RUNTIME}/{version}"
 
 
 def counts_storefront_requests(fn_def: FunctionDef) -> bool:
@@ -129,20 +141,26 @@ def code_excludes(package: str) -> list[str]:
 class Functions(Construct):
     """``self.functions`` and ``self.dead_letter_queues`` are keyed by ``FunctionDef.logical_id``."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, data: DataStore, email: SenderEmail) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        context: DeploymentContext,
+        data: DataStore,
+        email: SenderEmail,
+    ) -> None:
         super().__init__(scope, construct_id)
+        self._context = context
         self._data = data
         self._email = email
         stack = Stack.of(self)
 
-        version = self.node.try_get_context("powertoolsLayerVersion") or POWERTOOLS_LAYER_VERSION
+        layer_arn = context.powertools_layer_arn or ssm.StringParameter.value_for_string_parameter(
+            self, powertools_layer_parameter()
+        )
         self.powertools_layer = lambda_.LayerVersion.from_layer_version_arn(
-            self,
-            "PowertoolsLayer",
-            Fn.sub(
-                f"arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:{POWERTOOLS_ACCOUNT}:layer:"
-                f"{powertools_layer_name()}:{int(version)}"
-            ),
+            self, "PowertoolsLayer", layer_arn
         )
         self.common_layer = lambda_.LayerVersion(
             self,
@@ -161,13 +179,15 @@ class Functions(Construct):
             acknowledge(
                 self,
                 rule,
-                f"Runtime pinned to {PYTHON_RUNTIME} by infra/definitions.py PYTHON_RUNTIME, matching the "
-                f"Powertools {powertools_layer_name()} layer and the tested dependency set.",
+                f"Runtime pinned to {PYTHON_RUNTIME} by infra/definitions.py PYTHON_RUNTIME, matching "
+                f"the Powertools {powertools_layer_name()} {POWERTOOLS_VERSION} layer and the tested "
+                "dependency set.",
             )
 
         self.definitions: dict[str, FunctionDef] = {}
         self.functions: dict[str, lambda_.Function] = {}
         self.roles: dict[str, iam.Role] = {}
+        self.log_groups: dict[str, logs.LogGroup] = {}
         self.dead_letter_queues: dict[str, sqs.Queue] = {}
         for fn_def in FUNCTIONS:
             self.definitions[fn_def.logical_id] = fn_def
@@ -219,11 +239,22 @@ class Functions(Construct):
             )
             self.dead_letter_queues[fn_def.logical_id] = dlq
 
-        environment = dict(function_environment(fn_def))
+        environment = function_environment(
+            fn_def,
+            sender_email=self._context.sender_email,
+            storefront_rate_limit=self._context.storefront_rate_limit,
+            api_rate_limit=self._context.api_rate_limit,
+        )
         for table_id, access in sorted(fn_def.tables.items()):
             table_def = self._data.table_defs[table_id]
             environment[table_def.env_var] = self._data.tables[table_id].table_name
-            self._grant_table(role, table_id, access)
+            leading_keys = KEY_SCOPED_READS.get(fn_def.logical_id)
+            if leading_keys is not None and table_id == LOYALTY_TABLE.logical_id:
+                if access != "read":
+                    raise ValueError(f"{fn_def.logical_id} has key-scoped reads but {access} access")
+                self._grant_key_scoped_reads(role, leading_keys)
+            else:
+                self._grant_table(role, table_id, access)
         if needs_throttle_grant(fn_def):
             environment[LOYALTY_TABLE.env_var] = self._data.tables[LOYALTY_TABLE.logical_id].table_name
             self._grant_throttle_counter(role, writes_a_table="write" in fn_def.tables.values())
@@ -235,7 +266,7 @@ class Functions(Construct):
                 iam.PolicyStatement(
                     sid="SendAsSender",
                     actions=list(SEND_EMAIL_ACTIONS),
-                    resources=[self._email.identity.email_identity_arn],
+                    resources=self._email.send_resources(),
                 )
             )
 
@@ -281,6 +312,7 @@ class Functions(Construct):
 
         self.functions[fn_def.logical_id] = function
         self.roles[fn_def.logical_id] = role
+        self.log_groups[fn_def.logical_id] = log_group
 
     # ------------------------------------------------------------------ grants
 
@@ -298,6 +330,20 @@ class Functions(Construct):
         )
         kms_actions = list(KMS_READ_ACTIONS) + (list(KMS_WRITE_ACTIONS) if access == "write" else [])
         self._grant_key(role, f"{table_id}Key", kms_actions, "dynamodb")
+
+    def _grant_key_scoped_reads(self, role: iam.Role, leading_keys: tuple[str, ...]) -> None:
+        """GetItem on the LoyaltyTable itself (no index), only on items whose partition key
+        matches one of ``leading_keys``."""
+        table = self._data.tables[LOYALTY_TABLE.logical_id]
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="CredentialRead",
+                actions=list(CREDENTIAL_READ_ACTIONS),
+                resources=[table.table_arn],
+                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(leading_keys)}},
+            )
+        )
+        self._grant_key(role, "CredentialReadKey", list(KMS_READ_ACTIONS), "dynamodb")
 
     def _grant_throttle_counter(self, role: iam.Role, *, writes_a_table: bool) -> None:
         """UpdateItem on the throttle window items only: the table itself (no index), and

@@ -1,4 +1,5 @@
-"""Alarm topic and alarms: every function's errors, every DLQ's depth, the API's 5XX."""
+"""Alarm topic and alarms: every function's errors (the authorizer's real failures only),
+every DLQ's depth, the API's 5XX."""
 
 from __future__ import annotations
 
@@ -6,24 +7,71 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from infra.constructs.api import Api
+from infra.constructs.context import DeploymentContext
 from infra.constructs.data import DataStore
 from infra.constructs.functions import Functions
+from infra.constructs.nag import acknowledge
+from infra.definitions import AUTHORIZER
 
 ALARM_PERIOD = Duration.minutes(5)
+METRIC_NAMESPACE = "Loyalty"
+AUTHORIZER_FAILURES_METRIC = "AuthorizerFailures"
+# The authorizer answers an unknown, revoked or malformed key by raising
+# PermissionError("Unauthorized") (API Gateway's contract for a 401), which Lambda counts in
+# AWS/Lambda Errors like any failure. With JSON log format, the Python runtime logs every
+# unhandled exception as {"level": "ERROR", "errorType": ..., "errorMessage": ...}, so
+# { $.level = "ERROR" } alone would count those rejections too. Real failures are every
+# ERROR-or-worse line (runtime or Powertools Logger) except exactly that rejection.
+# Timeouts leave no such line; API Gateway answers them with 500, which the Api5xx alarm counts.
+REJECTION_ERROR_TYPE = "PermissionError"
+REJECTION_ERROR_MESSAGE = "Unauthorized"
+FAILURE_LEVELS = ("ERROR", "CRITICAL", "FATAL")
+
+
+def authorizer_failure_pattern() -> logs.JsonPattern:
+    return logs.FilterPattern.all(
+        logs.FilterPattern.any(
+            *(logs.FilterPattern.string_value("$.level", "=", lv) for lv in FAILURE_LEVELS)
+        ),
+        logs.FilterPattern.any(
+            logs.FilterPattern.not_exists("$.errorType"),
+            logs.FilterPattern.string_value("$.errorType", "!=", REJECTION_ERROR_TYPE),
+            logs.FilterPattern.string_value("$.errorMessage", "!=", REJECTION_ERROR_MESSAGE),
+        ),
+    )
 
 
 class Monitoring(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, data: DataStore, functions: Functions, api: Api
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        context: DeploymentContext,
+        data: DataStore,
+        functions: Functions,
+        api: Api,
     ) -> None:
         super().__init__(scope, construct_id)
         self.topic = sns.Topic(
             self, "AlarmTopic", display_name="Loyalty alarms", master_key=data.key, enforce_ssl=True
         )
+        if context.alarm_email:
+            # SNS mails a confirmation link; alarms reach the address once it is confirmed.
+            subscription = self.topic.add_subscription(subscriptions.EmailSubscription(context.alarm_email))
+            acknowledge(
+                subscription,
+                "Serverless-SNSRedrivePolicy",
+                "An email subscription to the alarm topic: SNS retries delivery to the mail endpoint, and a "
+                "notification that still fails loses nothing, since every alarm's state and history stay in "
+                "CloudWatch; a dead-letter queue here would hold copies nobody reads.",
+            )
         # CloudWatch alarms publish to the encrypted topic, so the service needs the key.
         data.key.add_to_resource_policy(
             iam.PolicyStatement(
@@ -38,11 +86,29 @@ class Monitoring(Construct):
         self.alarms: dict[str, cloudwatch.Alarm] = {}
 
         for logical_id, function in functions.functions.items():
+            if logical_id == AUTHORIZER.logical_id:
+                continue
             self._alarm(
                 f"{logical_id}Errors",
                 function.metric_errors(period=ALARM_PERIOD, statistic=cloudwatch.Stats.SUM),
                 f"{logical_id} reported errors in the last 5 minutes",
             )
+
+        self.authorizer_failures = logs.MetricFilter(
+            self,
+            "AuthorizerFailuresFilter",
+            log_group=functions.log_groups[AUTHORIZER.logical_id],
+            filter_pattern=authorizer_failure_pattern(),
+            metric_namespace=METRIC_NAMESPACE,
+            metric_name=AUTHORIZER_FAILURES_METRIC,
+            metric_value="1",
+        )
+        self._alarm(
+            f"{AUTHORIZER.logical_id}Failures",
+            self.authorizer_failures.metric(period=ALARM_PERIOD, statistic=cloudwatch.Stats.SUM),
+            f"{AUTHORIZER.logical_id} failed (not a rejected key) in the last 5 minutes",
+        )
+
         for logical_id, queue in functions.dead_letter_queues.items():
             self._alarm(
                 f"{logical_id}DeadLetters",

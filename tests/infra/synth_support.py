@@ -18,13 +18,24 @@ from infra.stack import LoyaltyStack  # noqa: E402
 # Where CDK writes every validation plugin's findings (cx-api VALIDATION_REPORT_FILE).
 VALIDATION_REPORT = "validation-report.json"
 
+# Deployment context of the shared synth: what ``make deploy`` would be given in production
+# (the address identity; sender_domain and custom limits are synthesized separately).
+TEST_SENDER_EMAIL = "loyalty@retailer.example"
+TEST_ALARM_EMAIL = "ops@retailer.example"
+TEST_CONTEXT: dict[str, Any] = {"sender_email": TEST_SENDER_EMAIL, "alarm_email": TEST_ALARM_EMAIL}
+
 
 def synthesize(
-    outdir: Path, customize: Callable[[App], None] | None = None, **build_kwargs: Any
+    outdir: Path,
+    customize: Callable[[App], None] | None = None,
+    *,
+    context: dict[str, Any] | None = None,
+    **build_kwargs: Any,
 ) -> tuple[App, LoyaltyStack, Exception | None]:
-    """Build and synth like ``cdk synth``. A validation failure raises from ``app.synth()``
-    after the assembly (template, validation report) is written; it is returned, not raised."""
-    app, stack = build_app(str(outdir), **build_kwargs)
+    """Build and synth like ``cdk synth``, with ``TEST_CONTEXT`` unless ``context`` is given.
+    A validation failure raises from ``app.synth()`` after the assembly (template, validation
+    report) is written; it is returned, not raised."""
+    app, stack = build_app(str(outdir), context=TEST_CONTEXT if context is None else context, **build_kwargs)
     if customize is not None:
         customize(app)
     try:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match
+from synth_support import TEST_ALARM_EMAIL, TEST_SENDER_EMAIL
 from template_queries import (
     actions_on,
     all_actions,
@@ -36,13 +39,14 @@ from infra.definitions import (
     LOG_RETENTION_DAYS,
     LOYALTY_TABLE,
     PYTHON_RUNTIME,
-    SENDER_EMAIL,
     TABLES,
     FunctionDef,
     function_environment,
     has_dead_letter_queue,
 )
-from loyalty.keys import throttle_pk
+from loyalty.keys import api_key_pk, member_pk, tenant_pk, throttle_pk
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.infra
 
@@ -97,21 +101,55 @@ def test_function_settings(resources, fn: FunctionDef):
     assert log_group["Properties"]["RetentionInDays"] == LOG_RETENTION_DAYS
 
 
+def _pinned_powertools_version() -> str:
+    """The aws-lambda-powertools version requirements.txt pins (``==``)."""
+    pins = [
+        match.group(1)
+        for line in (REPO_ROOT / "requirements.txt").read_text().splitlines()
+        if (match := re.match(r"^aws-lambda-powertools(?:\[[^\]]*\])?==([0-9][^\s;#]*)", line.strip()))
+    ]
+    assert len(pins) == 1, f"expected one pinned aws-lambda-powertools in requirements.txt, found {pins}"
+    return pins[0]
+
+
 @pytest.mark.parametrize("fn", FUNCTIONS, ids=_fn_ids(list(FUNCTIONS)))
-def test_function_layers_are_powertools_and_common(resources, fn: FunctionDef):
+def test_function_layers_are_powertools_and_common(template_dict, resources, fn: FunctionDef):
     layers = resources[fn.logical_id]["Properties"]["Layers"]
     assert len(layers) == 2
-    powertools = [layer["Fn::Sub"] for layer in layers if "Fn::Sub" in layer]
-    assert len(powertools) == 1
-    layer_name = f"AWSLambdaPowertoolsPythonV3-{PYTHON_RUNTIME.replace('.', '')}-{ARCHITECTURE}"
-    assert f":017000801446:layer:{layer_name}:" in powertools[0]
-    assert powertools[0].startswith("arn:${AWS::Partition}:lambda:${AWS::Region}:")
-    own = [layer["Ref"] for layer in layers if "Ref" in layer]
+    assert all(set(layer) == {"Ref"} for layer in layers), layers
+    parameters = template_dict.get("Parameters", {})
+    powertools = [layer["Ref"] for layer in layers if layer["Ref"] in parameters]
+    assert len(powertools) == 1, f"the Powertools layer is not resolved from its SSM parameter: {layers}"
+    # Powertools' public parameter for the release requirements.txt pins: the layer the
+    # functions run with in AWS is the package version the tests run with.
+    pinned = _pinned_powertools_version()
+    assert parameters[powertools[0]] == {
+        "Type": "AWS::SSM::Parameter::Value<String>",
+        "Default": f"/aws/service/powertools/python/{ARCHITECTURE}/{PYTHON_RUNTIME}/{pinned}",
+    }
+    own = [layer["Ref"] for layer in layers if layer["Ref"] in resources]
     assert len(own) == 1
     layer = resources[own[0]]
     assert layer["Type"] == "AWS::Lambda::LayerVersion"
     assert layer["Properties"]["CompatibleRuntimes"] == [PYTHON_RUNTIME]
     assert layer["Properties"]["CompatibleArchitectures"] == [ARCHITECTURE]
+
+
+def test_powertools_version_is_pinned_once():
+    from infra.definitions import POWERTOOLS_VERSION
+
+    assert _pinned_powertools_version() == POWERTOOLS_VERSION
+
+
+def test_no_account_bound_layer_arn_in_the_template(template_dict):
+    """The Powertools layer account differs between partitions (and GovCloud regions), so the
+    template names none: the regional SSM parameter resolves the ARN where it is deployed."""
+    layer_arns = [
+        json.dumps(layer)
+        for fn in of_type(template_dict["Resources"], "AWS::Lambda::Function").values()
+        for layer in fn["Properties"]["Layers"]
+    ]
+    assert not [arn for arn in layer_arns if ":layer:" in arn], layer_arns
 
 
 def _asset_dir(synth, code: dict[str, Any]):
@@ -140,7 +178,7 @@ def test_common_layer_ships_the_loyalty_package(synth, resources):
 
 @pytest.mark.parametrize("fn", FUNCTIONS, ids=_fn_ids(list(FUNCTIONS)))
 def test_function_environment(resources, fn: FunctionDef):
-    expected: dict[str, Any] = dict(function_environment(fn))
+    expected: dict[str, Any] = dict(function_environment(fn, sender_email=TEST_SENDER_EMAIL))
     for table in TABLES:
         if table.logical_id in fn.tables:
             expected[table.env_var] = {"Ref": table.logical_id}
@@ -149,6 +187,34 @@ def test_function_environment(resources, fn: FunctionDef):
     if fn.writes_reports:
         expected["REPORTS_BUCKET"] = {"Ref": "ReportsBucket"}
     assert resources[fn.logical_id]["Properties"]["Environment"]["Variables"] == expected
+
+
+def test_tracer_captures_no_responses_or_errors(resources):
+    """Handlers use @tracer.capture_lambda_handler, whose default records the response (one-time
+    API keys, member data) and exception messages in X-Ray; every function turns both off."""
+    functions = of_type(resources, "AWS::Lambda::Function")
+    assert functions
+    for logical_id, function in functions.items():
+        env = function["Properties"].get("Environment", {}).get("Variables", {})
+        assert env.get("POWERTOOLS_TRACER_CAPTURE_RESPONSE") == "false", logical_id
+        assert env.get("POWERTOOLS_TRACER_CAPTURE_ERROR") == "false", logical_id
+
+
+def test_default_limits_fit_together(resources):
+    """Defaults: the stage allows 1000 requests/s (burst 2000) for all storefronts together;
+    a storefront's default limit stays within it; the admin function knows the stage rate."""
+    _, stage = _single(resources, "AWS::ApiGateway::Stage")
+    (settings,) = stage["Properties"]["MethodSettings"]
+    assert (settings["ThrottlingRateLimit"], settings["ThrottlingBurstLimit"]) == (1000, 2000)
+    for fn in FUNCTIONS:
+        env = resources[fn.logical_id]["Properties"]["Environment"]["Variables"]
+        if fn.logical_id == AUTHORIZER.logical_id or fn.routes:
+            assert env["STOREFRONT_RATE_LIMIT"] == "100", fn.logical_id
+            assert int(env["STOREFRONT_RATE_LIMIT"]) <= settings["ThrottlingRateLimit"]
+        else:
+            assert "STOREFRONT_RATE_LIMIT" not in env, fn.logical_id
+        assert ("API_RATE_LIMIT" in env) == (fn.logical_id == "AdminApi"), fn.logical_id
+    assert resources["AdminApi"]["Properties"]["Environment"]["Variables"]["API_RATE_LIMIT"] == "1000"
 
 
 @pytest.mark.parametrize("fn", [fn for fn, _ in SCHEDULED], ids=[fn.logical_id for fn, _ in SCHEDULED])
@@ -337,6 +403,37 @@ def test_stage_throttling_tracing_and_access_logs(template, resources):
     assert [resources[r]["Type"] for r in targets] == ["AWS::Logs::LogGroup"]
 
 
+def test_api_gateway_account_has_a_cloudwatch_role(resources):
+    """Access logging needs the region's API Gateway CloudWatch role; a fresh account has none,
+    so the stack sets it (retained on deletion) and the stage waits for it."""
+    account_id, account = _single(resources, "AWS::ApiGateway::Account")
+    assert account.get("DeletionPolicy") == "Retain"
+    role_arn = account["Properties"]["CloudWatchRoleArn"]
+    assert set(role_arn) == {"Fn::GetAtt"} and role_arn["Fn::GetAtt"][1] == "Arn"
+    role = resources[role_arn["Fn::GetAtt"][0]]
+    assert role["Type"] == "AWS::IAM::Role"
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}}
+    ]
+    assert [json.dumps(arn) for arn in role["Properties"]["ManagedPolicyArns"]] == [
+        json.dumps(
+            {
+                "Fn::Join": [
+                    "",
+                    [
+                        "arn:",
+                        {"Ref": "AWS::Partition"},
+                        ":iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
+                    ],
+                ]
+            }
+        )
+    ]
+    assert "Policies" not in role["Properties"]
+    _, stage = _single(resources, "AWS::ApiGateway::Stage")
+    assert account_id in as_list(stage.get("DependsOn", []))
+
+
 # IAM ------------------------------------------------------------------------
 
 
@@ -358,6 +455,10 @@ def test_table_access_matches_definition(resources, fn: FunctionDef):
         if table is LOYALTY_TABLE and needs_throttle_grant(fn):
             # The throttle window counter, checked in the next test.
             granted -= {"dynamodb:UpdateItem"}
+        if fn is AUTHORIZER and table is LOYALTY_TABLE:
+            # GetItem on credential and storefront items only, checked below.
+            assert granted == {"dynamodb:GetItem"}
+            continue
         if access is None:
             assert not granted, f"{fn.logical_id} may not touch {table.logical_id}: {granted}"
         elif access == "read":
@@ -401,6 +502,59 @@ def test_every_api_function_can_update_the_throttle_counter(resources, fn: Funct
         for action in as_list(s["Action"])
     }
     assert {"kms:Decrypt", "kms:GenerateDataKey"} <= kms
+
+
+def _policy_statements(resources) -> list[tuple[str, dict[str, Any]]]:
+    """(resource id, statement) of every identity policy in the template."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    for logical_id, resource in resources.items():
+        props = resource.get("Properties", {})
+        if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            found += [(logical_id, s) for s in as_list(props["PolicyDocument"]["Statement"])]
+        elif resource["Type"] in ("AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group"):
+            for policy in props.get("Policies", []):
+                found += [(logical_id, s) for s in as_list(policy["PolicyDocument"]["Statement"])]
+    return found
+
+
+def test_no_policy_grants_scan(resources):
+    statements = _policy_statements(resources)
+    assert statements
+    for logical_id, statement in statements:
+        assert "NotAction" not in statement, (logical_id, statement)
+        if statement["Effect"] != "Allow":
+            continue
+        for action in as_list(statement["Action"]):
+            # IAM action names are case-insensitive; "*" and "dynamodb:*" grant Scan too.
+            assert not fnmatch.fnmatchcase("dynamodb:scan", action.lower()), (logical_id, action)
+
+
+def test_authorizer_reads_only_credential_items(resources):
+    dynamo = [
+        s
+        for s in function_statements(resources, AUTHORIZER.logical_id)
+        if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))
+    ]
+    assert len(dynamo) == 1, dynamo
+    (statement,) = dynamo
+    assert statement["Effect"] == "Allow"
+    assert as_list(statement["Action"]) == ["dynamodb:GetItem"]
+    # The table itself: no index, no stream.
+    assert statement["Resource"] == {"Fn::GetAtt": [LOYALTY_TABLE.logical_id, "Arn"]}
+    condition = statement["Condition"]
+    assert set(condition) == {"ForAllValues:StringLike"}
+    leading = as_list(condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"])
+    # loyalty.credentials reads the credential (APIKEY#<sha256>) and the storefront's rate
+    # limit on the tenant partition (TENANT#<tenant>); nothing else.
+    assert sorted(leading) == sorted([api_key_pk("*"), tenant_pk("*")]) == ["APIKEY#*", "TENANT#*"]
+
+    def allowed(pk: str) -> bool:
+        return any(fnmatch.fnmatchcase(pk, pattern) for pattern in leading)
+
+    assert allowed(api_key_pk("0" * 64))
+    assert allowed(tenant_pk("demo"))
+    assert not allowed(member_pk("demo", "m-1"))
+    assert not allowed(throttle_pk("demo", "demo-web"))
 
 
 def test_authorizer_is_read_only_and_cannot_email(resources):
@@ -513,8 +667,13 @@ def test_buckets_private_encrypted_tls_only(resources):
 
 
 def test_sender_identity(resources):
+    """The sender comes from context ``sender_email``: here the address identity."""
     _, identity = _single(resources, "AWS::SES::EmailIdentity")
-    assert identity["Properties"]["EmailIdentity"] == SENDER_EMAIL
+    assert identity["Properties"]["EmailIdentity"] == TEST_SENDER_EMAIL
+    assert not {"DkimAttributes", "DkimSigningAttributes"} & set(identity["Properties"])
+    for fn in FUNCTIONS:
+        env = resources[fn.logical_id]["Properties"]["Environment"]["Variables"]
+        assert env.get("SENDER_EMAIL") == (TEST_SENDER_EMAIL if fn.sends_email else None)
 
 
 # Monitoring -----------------------------------------------------------------
@@ -545,13 +704,26 @@ def test_alarm_topic_encrypted_and_tls_only(resources):
 
 
 def test_every_function_has_an_error_alarm(resources):
+    """Lambda's Errors metric for every function but the authorizer (next test)."""
     alarms = _alarms(resources, "Errors")
     watched = [a["Dimensions"] for a in alarms]
-    assert sorted(d[0]["Value"]["Ref"] for d in watched) == sorted(fn.logical_id for fn in FUNCTIONS)
+    assert sorted(d[0]["Value"]["Ref"] for d in watched) == sorted(
+        fn.logical_id for fn in FUNCTIONS if fn is not AUTHORIZER
+    )
     for alarm in alarms:
         assert alarm["Namespace"] == "AWS/Lambda"
         assert alarm["Statistic"] == "Sum"
         _assert_alarm_shape(resources, alarm)
+
+
+def test_alarm_topic_mails_the_alarm_email(resources):
+    topic_id, _ = _single(resources, "AWS::SNS::Topic")
+    _, subscription = _single(resources, "AWS::SNS::Subscription")
+    assert subscription["Properties"] == {
+        "Protocol": "email",
+        "Endpoint": TEST_ALARM_EMAIL,
+        "TopicArn": {"Ref": topic_id},
+    }
 
 
 def test_every_dlq_has_a_depth_alarm(resources):
