@@ -9,7 +9,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 export PYTHONPATH := .:functions:layers/common/python
 
-.PHONY: venv test unit lint synth local demo deploy openapi bench clean
+.PHONY: venv test unit lint synth local demo deploy openapi bench redrive clean
 
 venv: $(STAMP)
 
@@ -65,6 +65,14 @@ deploy: venv
 	  echo '  (README, "Deploy": sender_domain, alarm_email, api_rate_limit, api_burst_limit, ...)' >&2; \
 	  exit 2; }
 	npx --yes aws-cdk@2 deploy --app "$(PY) infra/app.py" --require-approval broadening $(DEPLOY_CONTEXT)
+
+## Replay a stream consumer's dead-lettered records, each applied once:
+##   make redrive FUNCTION=PointsEarn                    (the local stack, port LOCAL_PORT or 3000)
+##   make redrive FUNCTION=PointsEarn STACK=LoyaltyStack (AWS, current credentials)
+redrive: venv
+	@test -n "$(FUNCTION)" || { echo 'make redrive: give FUNCTION=<logical id>, e.g. PointsEarn' >&2; exit 2; }
+	$(PY) -m infra.redrive --function "$(FUNCTION)" \
+	  $(if $(STACK),--stack "$(STACK)",--local http://127.0.0.1:$${LOCAL_PORT:-3000})
 
 clean:
 	rm -rf cdk.out outbox .local

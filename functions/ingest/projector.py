@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -17,12 +17,14 @@ from ingest import projection
 from ingest.profile_store import ProfileStore
 from loyalty.program import get_program
 from loyalty.settings import get_settings
-from loyalty.streams import created_at, new_image
+from loyalty.streams import consume, created_at, new_image
 
 logger = Logger(service="ingest")
 tracer = Tracer(service="ingest")
 metrics = Metrics(namespace="Loyalty", service="ingest")
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+# A batch whose every record failed is a partial response too (each record is
+# retried, then dead-lettered whole by loyalty.streams.consume), never an error.
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 ORDER_EVENTS = ("order.placed", "order.refunded", "order.cancelled")
 
 
@@ -55,6 +57,4 @@ def handle_record(record: DynamoDBRecord) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(
-        event=event, record_handler=handle_record, processor=processor, context=context
-    )
+    return consume(event, context, handle_record, processor)

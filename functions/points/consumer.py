@@ -12,14 +12,14 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from loyalty.program import get_program
 from loyalty.settings import get_settings
-from loyalty.streams import created_at, new_image
+from loyalty.streams import consume, created_at, new_image
 from points import service
 from points.ledger import OrderLine
 from points.repository import DynamoLedgerStore
@@ -27,7 +27,9 @@ from points.repository import DynamoLedgerStore
 logger = Logger(service="points")
 tracer = Tracer(service="points")
 metrics = Metrics(namespace="Loyalty", service="points")
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+# A batch whose every record failed is a partial response too (each record is
+# retried, then dead-lettered whole by loyalty.streams.consume), never an error.
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 
 
 def _context(record: DynamoDBRecord) -> service.Context:
@@ -110,6 +112,4 @@ def handle_record(record: DynamoDBRecord) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(
-        event=event, record_handler=handle_record, processor=processor, context=context
-    )
+    return consume(event, context, handle_record, processor)

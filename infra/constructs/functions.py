@@ -258,6 +258,13 @@ class Functions(Construct):
         if needs_throttle_grant(fn_def):
             environment[LOYALTY_TABLE.env_var] = self._data.tables[LOYALTY_TABLE.logical_id].table_name
             self._grant_throttle_counter(role, writes_a_table="write" in fn_def.tables.values())
+        if fn_def.stream is not None:
+            # A record that keeps failing is sent whole to this queue by the handler
+            # (loyalty.streams.consume), after the same number of retries Lambda allows.
+            dlq = self.dead_letter_queues[fn_def.logical_id]
+            environment["DEAD_LETTER_QUEUE_URL"] = dlq.queue_url
+            environment["STREAM_MAX_RETRIES"] = str(fn_def.stream.max_retries)
+            dlq.grant_send_messages(role)
         if fn_def.writes_reports:
             environment["REPORTS_BUCKET"] = self._data.reports_bucket.bucket_name
             self._grant_reports(scope, role)

@@ -17,9 +17,10 @@ from infra.constructs.context import DeploymentContext
 from infra.constructs.data import DataStore
 from infra.constructs.functions import Functions
 from infra.constructs.nag import acknowledge
-from infra.definitions import AUTHORIZER
+from infra.definitions import AUTHORIZER, FUNCTIONS
 
 ALARM_PERIOD = Duration.minutes(5)
+ITERATOR_AGE_ALARM_MS = 3_600_000
 METRIC_NAMESPACE = "Loyalty"
 AUTHORIZER_FAILURES_METRIC = "AuthorizerFailures"
 # The authorizer answers an unknown, revoked or malformed key by raising
@@ -109,6 +110,19 @@ class Monitoring(Construct):
             f"{AUTHORIZER.logical_id} failed (not a rejected key) in the last 5 minutes",
         )
 
+        for fn_def in FUNCTIONS:
+            if fn_def.stream is None:
+                continue
+            # A stream keeps records for 24 hours: a consumer an hour behind is falling back.
+            self._alarm(
+                f"{fn_def.logical_id}IteratorAge",
+                functions.functions[fn_def.logical_id].metric(
+                    "IteratorAge", period=ALARM_PERIOD, statistic=cloudwatch.Stats.MAXIMUM
+                ),
+                f"{fn_def.logical_id} is more than an hour behind its stream (records expire after 24 h)",
+                threshold=ITERATOR_AGE_ALARM_MS,
+            )
+
         for logical_id, queue in functions.dead_letter_queues.items():
             self._alarm(
                 f"{logical_id}DeadLetters",
@@ -125,12 +139,14 @@ class Monitoring(Construct):
             "The storefront API returned 5XX responses in the last 5 minutes",
         )
 
-    def _alarm(self, alarm_id: str, metric: cloudwatch.Metric, description: str) -> None:
+    def _alarm(
+        self, alarm_id: str, metric: cloudwatch.Metric, description: str, threshold: float = 0
+    ) -> None:
         alarm = metric.create_alarm(
             self,
             alarm_id,
             alarm_description=description,
-            threshold=0,
+            threshold=threshold,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             evaluation_periods=1,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,

@@ -156,6 +156,7 @@ class LocalStack:
             if has_dead_letter_queue(fn)
         }
         handlers: dict[str, Handler] = {fn.logical_id: load_handler(fn) for fn in FUNCTIONS}
+        self.handlers = handlers
         self.outbox = Outbox(self.outbox_dir, ACCOUNT, REGION)
         self.pump = StreamPump(session, self.clock.now)
         dynamodb = session.client("dynamodb")
@@ -223,6 +224,27 @@ class LocalStack:
             self._rw.release_write()
         return {"now": iso(self.clock.now()), "ran": [r.to_json() for r in runs], "emails": self.outbox.count}
 
+    def redrive(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Replay a stream consumer's dead-lettered records in-process (infra.redrive)."""
+        from dataclasses import asdict
+
+        from infra.local.runtime import invoke
+        from infra.redrive import redrive_queue
+
+        function = next((fn for fn in FUNCTIONS if fn.logical_id == request.get("function")), None)
+        if function is None or function.stream is None:
+            raise ValueError('send {"function": "<logical id of a stream consumer>"}')
+        handler = self.handlers[function.logical_id]
+        self._rw.acquire_write()
+        try:
+            result = redrive_queue(
+                self._sqs, self.dlq_urls[function.logical_id], lambda event: invoke(function, handler, event)
+            )
+            self._settle()
+        finally:
+            self._rw.release_write()
+        return asdict(result)
+
     def dead_letters(self) -> dict[str, int]:
         counts = {}
         for fn_id, url in self.dlq_urls.items():
@@ -235,6 +257,7 @@ class LocalStack:
     def status(self) -> dict[str, Any]:
         return {
             "now": iso(self.clock.now()),
+            "aws_endpoint": os.environ.get("AWS_ENDPOINT_URL"),
             "emails": self.outbox.count,
             "streams": self.pump.stats(),
             "dead_letters": self.dead_letters(),
@@ -287,6 +310,11 @@ def _make_request_handler(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
                 return _local_error(405, "method_not_allowed", "GET or POST")
             if path == "/_local/status" and method == "GET":
                 return _json(200, stack.status())
+            if path == "/_local/redrive" and method == "POST":
+                try:
+                    return _json(200, stack.redrive(json.loads(body or b"{}")))
+                except ValueError as err:
+                    return _local_error(400, "invalid_redrive_request", str(err))
             if path == "/v1/openapi.json" and method == "GET":
                 from infra.local.openapi import openapi_document
 

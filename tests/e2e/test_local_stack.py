@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -183,3 +184,51 @@ def test_member_refresh_moves_the_stage_with_the_clock(local: LocalClient) -> No
         if e["type"] == "member.stage_changed"
     ]
     assert changes == [("active", "at-risk"), ("new", "active")]
+
+
+def test_make_redrive_replays_a_poisoned_record_once(local: LocalClient) -> None:
+    import boto3
+
+    _, status = local.request("GET", "/_local/status", key=None)
+    table = boto3.resource(
+        "dynamodb",
+        endpoint_url=status["aws_endpoint"],
+        region_name="eu-central-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    ).Table("local-LoyaltyTable")
+    balance = {"pk": "T#demo#M#e2e-poison", "sk": "#BALANCE"}
+    table.put_item(Item={**balance, "version": "not a number"})  # every attempt to earn fails
+    before = status["dead_letters"]["PointsEarn"]
+    order = order_event("e2e-poison-o1", "e2e-poison", "64.00")
+    order["occurred_at"] = local.request("GET", "/_local/clock", key=None)[1]["now"]
+    assert local.request("POST", "/v1/events", order)[0] == 202
+    local.request("POST", "/_local/clock", {"advance": "PT1M"}, key=None)  # the pump settles
+    assert local.request("GET", "/_local/status", key=None)[1]["dead_letters"]["PointsEarn"] == before + 1
+
+    table.delete_item(Key=balance)  # the poison fixed
+    redrive = _make_redrive(local)
+    assert redrive.returncode == 0, redrive.stdout + redrive.stderr
+    assert json.loads(redrive.stdout)["replayed"] == before + 1
+    _, member = local.request("GET", "/v1/members/e2e-poison")
+    assert (member["points"]["pending"], member["points"]["available"]) == (64, 200)
+    assert json.loads(_make_redrive(local).stdout)["replayed"] == 0
+    _, ledger = local.request("GET", "/v1/members/e2e-poison/ledger")
+    assert sorted(e["type"] for e in ledger["entries"]) == ["earn", "earn"]  # applied exactly once
+
+
+def _make_redrive(local: LocalClient) -> Any:
+    import subprocess
+
+    from tests.e2e.conftest import ROOT, module_env
+
+    port = local.url.rsplit(":", 1)[1]
+    return subprocess.run(  # noqa: S603 - the project's own Makefile
+        ["make", "-s", "redrive", "FUNCTION=PointsEarn", f"LOCAL_PORT={port}"],  # noqa: S607
+        cwd=ROOT,
+        env=module_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

@@ -186,6 +186,9 @@ def test_function_environment(resources, fn: FunctionDef):
         expected[LOYALTY_TABLE.env_var] = {"Ref": LOYALTY_TABLE.logical_id}
     if fn.writes_reports:
         expected["REPORTS_BUCKET"] = {"Ref": "ReportsBucket"}
+    if fn.stream is not None:
+        expected["DEAD_LETTER_QUEUE_URL"] = {"Ref": queue_id(resources, fn)}
+        expected["STREAM_MAX_RETRIES"] = str(fn.stream.max_retries)
     assert resources[fn.logical_id]["Properties"]["Environment"]["Variables"] == expected
 
 
@@ -284,6 +287,22 @@ def test_filter_pattern_combines_types_and_kinds():
     }
     everything = StreamSourceDef(table="T", batch_size=1, max_retries=0, event_names=())
     assert filter_pattern(everything) is None
+
+
+@pytest.mark.parametrize("fn", STREAM_FUNCTIONS, ids=_fn_ids(STREAM_FUNCTIONS))
+def test_stream_function_may_send_failed_records_to_its_dead_letter_queue(resources, fn: FunctionDef):
+    statements = function_statements(resources, fn.logical_id)
+    sends = [s for s in statements if "sqs:SendMessage" in as_list(s["Action"])]
+    assert [s["Resource"] for s in sends] == [{"Fn::GetAtt": [queue_id(resources, fn), "Arn"]}]
+
+
+def test_every_stream_consumer_has_an_iterator_age_alarm(resources):
+    alarms = _alarms(resources, "IteratorAge")
+    assert sorted(a["Dimensions"][0]["Value"]["Ref"] for a in alarms) == sorted(
+        fn.logical_id for fn in STREAM_FUNCTIONS
+    )
+    for alarm in alarms:
+        assert (alarm["Namespace"], alarm["Statistic"], alarm["Threshold"]) == ("AWS/Lambda", "Maximum", 3_600_000)
 
 
 @pytest.mark.parametrize("fn", STREAM_FUNCTIONS, ids=_fn_ids(STREAM_FUNCTIONS))

@@ -96,14 +96,16 @@ def test_failed_record_is_retried_then_dead_lettered(aws: Env, monkeypatch: pyte
     pump = aws.pump()
     pump.drain()
     stats = {s["function"]: s for s in pump.stats()}
-    assert stats["PointsEarn"]["dead_lettered"] == 2  # the failed record and the rest of its batch
-    assert calls.count("bad") == 4  # first attempt + 3 retries
+    assert stats["PointsEarn"]["dead_lettered"] == 0  # no pointer-only message: nothing lost
+    assert calls.count("bad") == 4  # first attempt + 3 retries, then kept whole
     assert calls.count("ok-1") == 1  # checkpointed before the failure, never re-applied
     sqs = aws.session.client("sqs")
     url = sqs.get_queue_url(QueueName="PointsEarn-dlq")["QueueUrl"]
-    message = json.loads(sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"])
-    assert message["requestContext"]["condition"] == "RetryAttemptsExhausted"
-    assert message["DDBStreamBatchInfo"]["batchSize"] == 2
+    (raw,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    message = json.loads(raw["Body"])
+    assert message["record"]["dynamodb"]["NewImage"]["event_id"] == {"S": "bad"}
+    assert message["error"] == {"type": "RuntimeError", "message": "simulated failure"}
     assert aws.call("GET", "/v1/members/m-1").json()["points"]["pending"] == 5
+    assert aws.call("GET", "/v1/members/m-3").json()["points"]["pending"] == 5  # the rest of the batch
     assert aws.call("GET", "/v1/members/m-2").status == 200  # profile stats still projected
     assert aws.call("GET", "/v1/members/m-2").json()["points"]["pending"] == 0

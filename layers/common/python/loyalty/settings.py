@@ -20,6 +20,10 @@ class Settings(BaseModel):
     program_time_zone: str = Field(default="UTC", alias="PROGRAM_TIME_ZONE")
     # Requests per second a storefront may send unless its own limit is set.
     storefront_rate_limit: int = Field(default=100, ge=1, le=10_000, alias="STOREFRONT_RATE_LIMIT")
+    # Stream consumers: the queue that keeps a record whole once it has failed
+    # ``stream_max_retries`` + 1 times (empty: the queue named <function>-dlq, as locally).
+    dead_letter_queue_url: str = Field(default="", alias="DEAD_LETTER_QUEUE_URL")
+    stream_max_retries: int = Field(default=3, ge=0, le=100, alias="STREAM_MAX_RETRIES")
 
     @property
     def tz(self) -> ZoneInfo:
