@@ -28,7 +28,7 @@ from loyalty.api import (
     resolve,
 )
 from loyalty.credentials import Scope, Storefront
-from loyalty.errors import Conflict, NotFound
+from loyalty.errors import Conflict, NotFound, ValidationFailed
 from loyalty.settings import get_settings
 from loyalty.timeutil import iso
 
@@ -130,6 +130,15 @@ def _out(storefront: Storefront) -> StorefrontOut:
     )
 
 
+def _within_stage_limit(limit: int | None) -> None:
+    stage = get_settings().api_rate_limit
+    if limit is not None and limit > stage:
+        raise ValidationFailed(
+            f"rate_limit_per_second may not exceed the API's stage limit of {stage} per second",
+            field="rate_limit_per_second",
+        )
+
+
 def _table() -> str:
     return get_settings().require("loyalty_table")
 
@@ -157,6 +166,7 @@ _MISSING = json_response("Unknown storefront or key", ErrorResponse)
 )
 def post_storefront(body: Annotated[StorefrontIn, Body()]) -> Response[Any]:
     tenant = caller(app, role="admin").tenant_id
+    _within_stage_limit(body.rate_limit_per_second)
     now = request_time(app)
     key_id, plaintext = credentials.new_key("storefront")
     empty = Storefront(
@@ -203,6 +213,7 @@ def get_storefront(storefront_id: StorefrontId) -> StorefrontOut:
 )
 def patch_storefront(storefront_id: StorefrontId, body: Annotated[StorefrontPatch, Body()]) -> StorefrontOut:
     tenant = caller(app, role="admin").tenant_id
+    _within_stage_limit(body.rate_limit_per_second)
     updated: Storefront | None = None
     if body.rate_limit_per_second is not None:
         updated = credentials.set_rate_limit(_table(), tenant, storefront_id, body.rate_limit_per_second)

@@ -228,3 +228,21 @@ def test_create_validates_the_limit(aws: Env, limit: Any) -> None:
     assert response.status == 400
     assert response.json()["error"]["field"] == "rate_limit_per_second"
     assert aws.call("GET", "/v1/admin/storefronts/pos-berlin", key=ADMIN).status == 404
+
+
+def test_no_storefront_limit_above_the_stage_limit(aws: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    from loyalty.settings import get_settings
+
+    monkeypatch.setenv("API_RATE_LIMIT", "50")
+    get_settings.cache_clear()
+    try:
+        body = {"storefront_id": "pos-1", "name": "Store", "channel": "store", "rate_limit_per_second": 51}
+        refused = aws.call("POST", "/v1/admin/storefronts", body, key=ADMIN)
+        assert (refused.status, refused.json()["error"]["field"]) == (400, "rate_limit_per_second")
+        created = aws.call("POST", "/v1/admin/storefronts", {**body, "rate_limit_per_second": 50}, key=ADMIN)
+        assert created.status == 201
+        patch = aws.call("PATCH", "/v1/admin/storefronts/pos-1", {"rate_limit_per_second": 60}, key=ADMIN)
+        assert patch.status == 400
+        assert aws.call("GET", "/v1/admin/storefronts/pos-1", key=ADMIN).json()["rate_limit_per_second"] == 50
+    finally:
+        get_settings.cache_clear()

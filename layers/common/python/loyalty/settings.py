@@ -20,6 +20,9 @@ class Settings(BaseModel):
     program_time_zone: str = Field(default="UTC", alias="PROGRAM_TIME_ZONE")
     # Requests per second a storefront may send unless its own limit is set.
     storefront_rate_limit: int = Field(default=100, ge=1, le=10_000, alias="STOREFRONT_RATE_LIMIT")
+    # The API stage's own limit (requests per second, all keys together): no storefront's
+    # limit may exceed it (AdminApi).
+    api_rate_limit: int = Field(default=10_000, ge=1, alias="API_RATE_LIMIT")
     # Stream consumers: the queue that keeps a record whole once it has failed
     # ``stream_max_retries`` + 1 times (empty: the queue named <function>-dlq, as locally).
     dead_letter_queue_url: str = Field(default="", alias="DEAD_LETTER_QUEUE_URL")
