@@ -9,7 +9,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 export PYTHONPATH := .:functions:layers/common/python
 
-.PHONY: venv test unit lint synth local demo deploy openapi bench redrive clean
+.PHONY: venv test unit lint synth local demo deploy openapi bench redrive tenant clean
 
 venv: $(STAMP)
 
@@ -72,6 +72,15 @@ deploy: venv
 redrive: venv
 	@test -n "$(FUNCTION)" || { echo 'make redrive: give FUNCTION=<logical id>, e.g. PointsEarn' >&2; exit 2; }
 	$(PY) -m infra.redrive --function "$(FUNCTION)" \
+	  $(if $(STACK),--stack "$(STACK)",--local http://127.0.0.1:$${LOCAL_PORT:-3000})
+
+## Bootstrap a tenant and its first admin key (printed once):
+##   make tenant TENANT=acme NAME="Acme" MANAGER_EMAIL=boss@acme.example                    (local stack)
+##   make tenant TENANT=acme NAME="Acme" MANAGER_EMAIL=boss@acme.example STACK=LoyaltyStack (AWS)
+tenant: venv
+	@test -n "$(TENANT)" -a -n "$(NAME)" -a -n "$(MANAGER_EMAIL)" || { \
+	  echo 'make tenant: give TENANT=<id> NAME=<name> MANAGER_EMAIL=<address> [STACK=<stack>]' >&2; exit 2; }
+	@$(PY) -m infra.tenant --tenant "$(TENANT)" --name "$(NAME)" --manager-email "$(MANAGER_EMAIL)" \
 	  $(if $(STACK),--stack "$(STACK)",--local http://127.0.0.1:$${LOCAL_PORT:-3000})
 
 clean:

@@ -6,19 +6,15 @@ from collections.abc import Iterator
 from typing import Any
 
 from loyalty import aws, keys
+from loyalty.dynamo import query_all
 
 
 def members_with_birthday(table_name: str, tenant: str, month_day: str) -> Iterator[dict[str, Any]]:
-    """Query the birthday index (gsi1) for one month-day."""
-    table = aws.table(table_name)
-    kwargs: dict[str, Any] = {
-        "IndexName": "gsi1",
-        "KeyConditionExpression": "gsi1pk = :pk",
-        "ExpressionAttributeValues": {":pk": keys.birthday_pk(tenant, month_day)},
-    }
-    while True:
-        page = table.query(**kwargs)
-        yield from page["Items"]
-        if "LastEvaluatedKey" not in page:
-            return
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    """Query the birthday index (gsi1) for one month-day; each page read is retried on
+    throttling and timeouts."""
+    return query_all(
+        aws.table(table_name),
+        IndexName="gsi1",
+        KeyConditionExpression="gsi1pk = :pk",
+        ExpressionAttributeValues={":pk": keys.birthday_pk(tenant, month_day)},
+    )

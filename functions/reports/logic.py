@@ -31,6 +31,17 @@ def days_to_report(last_done: date | None, today: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((yesterday - start).days + 1)]
 
 
+def months(days: list[date]) -> list[list[date]]:
+    """Consecutive days grouped by calendar month, in order."""
+    groups: list[list[date]] = []
+    for day in days:
+        if groups and (groups[-1][-1].year, groups[-1][-1].month) == (day.year, day.month):
+            groups[-1].append(day)
+        else:
+            groups.append([day])
+    return groups
+
+
 def sum_by_currency(pairs: list[tuple[str, Decimal]]) -> dict[str, Decimal]:
     totals: dict[str, Decimal] = {}
     for currency, amount in pairs:

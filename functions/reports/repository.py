@@ -3,39 +3,60 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from loyalty import aws, keys
-from reports.logic import DayFigures, sum_by_currency
+from loyalty.dynamo import query_all
+from reports.logic import DayFigures, months, sum_by_currency
 
 Activity = dict[tuple[str, str], list[dict[str, Any]]]  # (day, kind) -> items
 
 
 def _activity(table_name: str, tenant: str, first: date, last: date) -> Activity:
-    """Everything listed from ``first`` to ``last`` (same month): one Query per shard."""
+    """Everything listed from ``first`` to ``last`` (same month): one Query per shard, each
+    page read retried on throttling and timeouts."""
     table = aws.table(table_name)
     found: Activity = defaultdict(list)
     for pk in keys.month_pks(tenant, first.isoformat()[:7]):
-        kwargs: dict[str, Any] = {
-            "IndexName": "gsi2",
-            "KeyConditionExpression": "gsi2pk = :pk AND gsi2sk BETWEEN :lo AND :hi",
-            "ExpressionAttributeValues": {
+        for item in query_all(
+            table,
+            IndexName="gsi2",
+            KeyConditionExpression="gsi2pk = :pk AND gsi2sk BETWEEN :lo AND :hi",
+            ExpressionAttributeValues={
                 ":pk": pk,
                 ":lo": f"{first.isoformat()}#",
                 ":hi": f"{last.isoformat()}#~",
             },
-        }
-        while True:
-            page = table.query(**kwargs)
-            for item in page["Items"]:
-                day, kind, _ = item["gsi2sk"].split("#", 2)
-                found[(day, kind)].append(item)
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        ):
+            day, kind, _ = item["gsi2sk"].split("#", 2)
+            found[(day, kind)].append(item)
     return found
+
+
+@dataclass(frozen=True)
+class MonthActivity:
+    """A run of days' activity within one month, from both tables."""
+
+    events: Activity
+    records: Activity
+
+
+def month_activity(
+    events_table: str, loyalty_table: str, tenant: str, first: date, last: date
+) -> MonthActivity:
+    """The activity of ``first`` through ``last`` (same month), reading each index partition once."""
+    return MonthActivity(
+        events=_activity(events_table, tenant, first, last),
+        records=_activity(loyalty_table, tenant, first, last),
+    )
+
+
+def figures_on(day: date, activity: MonthActivity) -> DayFigures:
+    """One day's figures; raises on a malformed stored item, which fails that day alone."""
+    return _figures(day, activity.events, activity.records)
 
 
 def _figures(day: date, events: Activity, records: Activity) -> DayFigures:
@@ -62,13 +83,9 @@ def figures_for_days(
 ) -> list[DayFigures]:
     """Figures for consecutive days, reading each month's index partitions once."""
     figures: list[DayFigures] = []
-    months: dict[str, list[date]] = defaultdict(list)
-    for day in days:
-        months[day.isoformat()[:7]].append(day)
-    for month_days in months.values():
-        events = _activity(events_table, tenant, month_days[0], month_days[-1])
-        records = _activity(loyalty_table, tenant, month_days[0], month_days[-1])
-        figures.extend(_figures(day, events, records) for day in month_days)
+    for month_days in months(days):
+        activity = month_activity(events_table, loyalty_table, tenant, month_days[0], month_days[-1])
+        figures.extend(figures_on(day, activity) for day in month_days)
     return figures
 
 

@@ -1,7 +1,13 @@
-"""Scheduled: escalate tickets whose first response is overdue, once each."""
+"""Scheduled: escalate tickets whose first response is overdue, once each.
+
+Each ticket is an item of its own: a ticket whose escalation fails is recorded,
+retried by the next runs and parked after ``jobs.MAX_ATTEMPTS`` of them (it stays
+in the SLA index, unescalated, listed by ``python -m infra.ops failures``), while
+the other tickets and tenants are escalated."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -11,8 +17,9 @@ from pydantic import BaseModel
 
 from loyalty import jobs, keys, tenants
 from loyalty.jobs import ScheduledInvocation
-from loyalty.once import deliver_once
+from loyalty.once import Delivery, deliver
 from loyalty.settings import get_settings
+from loyalty.tenants import Tenant
 from loyalty.timeutil import iso, local_day
 from tickets import logic
 from tickets.repository import TicketStore
@@ -26,21 +33,22 @@ JOB = "escalate"
 
 class EscalationRun(BaseModel):
     escalated: int = 0
-    failed: int = 0
+    failed: int = 0  # tickets whose escalation failed in this run
+    parked: int = 0  # of those, tickets this run parked
+    waiting: int = 0  # tickets another run holds a live claim on: left due
+    tenants_failed: int = 0
 
 
-def run_escalations(invocation: ScheduledInvocation) -> EscalationRun:
+def _escalate_tenant(store: TicketStore, tenant: Tenant, now: datetime, run: EscalationRun) -> None:
     settings = get_settings()
     table = settings.require("loyalty_table")
-    now = invocation.at
-    store = TicketStore(table)
-    run = EscalationRun()
-    for tenant in tenants.list_tenants(table):
+    items = jobs.JobItems(table, tenant.tenant_id, JOB, now)
+    try:
         for ticket in store.overdue(tenant.tenant_id, iso(now)):
-            if not logic.is_overdue(ticket, now):
+            if not logic.is_overdue(ticket, now) or items.is_parked(ticket.ticket_id):
                 continue
             try:
-                deliver_once(
+                delivery = deliver(
                     table,
                     keys.ticket_pk(ticket.tenant_id, ticket.ticket_id),
                     "DELIVERY#escalation",
@@ -48,15 +56,42 @@ def run_escalations(invocation: ScheduledInvocation) -> EscalationRun:
                     logic.escalation_email(ticket, tenant.escalation_emails),
                     now,
                 )
-            except Exception:  # noqa: BLE001 - counted, logged, and the run fails below
-                logger.exception("escalation email failed", extra={"ticket_id": ticket.ticket_id})
-                run.failed += 1
+                if delivery is Delivery.IN_FLIGHT:
+                    run.waiting += 1
+                    continue
+                escalated = store.mark_escalated(ticket, iso(now), local_day(now, settings.tz).isoformat())
+            except Exception as err:  # noqa: BLE001 - recorded per ticket; the rest go ahead
+                failure = items.failed(ticket.ticket_id, err)
+                jobs.log_failure(logger, "ticket escalation failed", failure, ticket_id=ticket.ticket_id)
                 continue
-            if store.mark_escalated(ticket, iso(now), local_day(now, settings.tz).isoformat()):
-                run.escalated += 1
+            items.succeeded(ticket.ticket_id)
+            run.escalated += int(escalated)
+        items.forget_unseen()  # answered meanwhile: nothing left to escalate
+    finally:
+        run.failed += items.failed_count
+        run.parked += items.parked_count
+
+
+def run_escalations(invocation: ScheduledInvocation) -> EscalationRun:
+    settings = get_settings()
+    table = settings.require("loyalty_table")
+    store = TicketStore(table)
+    run = EscalationRun()
+    for tenant in tenants.list_tenants(table):
+        try:
+            _escalate_tenant(store, tenant, invocation.at, run)
+        except Exception as err:  # noqa: BLE001 - one tenant's failure does not stop the others
+            jobs.log_tenant_failure(logger, "escalation run failed for a tenant", tenant.tenant_id, err)
+            run.tenants_failed += 1
     metrics.add_metric(name="TicketsEscalated", unit=MetricUnit.Count, value=run.escalated)
-    if run.failed:
-        raise jobs.JobFailed(f"{run.failed} escalations failed")
+    metrics.add_metric(name="JobItemsFailed", unit=MetricUnit.Count, value=run.failed)
+    metrics.add_metric(name="JobItemsParked", unit=MetricUnit.Count, value=run.parked)
+    retrying = run.failed - run.parked
+    if retrying or run.tenants_failed:
+        raise jobs.JobFailed(
+            f"{retrying} escalations failed and will be retried; {run.tenants_failed} tenants failed",
+            run.model_dump(),
+        )
     return run
 
 

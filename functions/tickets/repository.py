@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from loyalty import aws, keys
-from loyalty.dynamo import cancellation_codes, is_condition_failure, transact_write
+from loyalty.dynamo import cancellation_codes, is_condition_failure, query_all, transact_write
 from tickets.logic import Ticket
 
 TICKET_SK = "#TICKET"
@@ -102,18 +102,15 @@ class TicketStore:
                 raise  # an existing first response stays as it was
 
     def overdue(self, tenant: str, now_iso: str) -> Iterator[Ticket]:
-        """Query the sparse SLA index for first responses due at or before now."""
-        kwargs: dict[str, Any] = {
-            "IndexName": "gsi1",
-            "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk <= :now",
-            "ExpressionAttributeValues": {":pk": keys.due_pk(tenant, "ticket"), ":now": f"{now_iso}#~"},
-        }
-        while True:
-            page = self._table.query(**kwargs)
-            yield from (_to_ticket(item) for item in page["Items"])
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        """Query the sparse SLA index for first responses due at or before now; each page
+        read is retried on throttling and timeouts."""
+        items = query_all(
+            self._table,
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :pk AND gsi1sk <= :now",
+            ExpressionAttributeValues={":pk": keys.due_pk(tenant, "ticket"), ":now": f"{now_iso}#~"},
+        )
+        return (_to_ticket(item) for item in items)
 
     def mark_escalated(self, ticket: Ticket, at: str, day: str) -> bool:
         """Take the ticket out of the SLA index and stamp the escalation; False if

@@ -21,6 +21,8 @@ from infra.definitions import AUTHORIZER, FUNCTIONS
 
 ALARM_PERIOD = Duration.minutes(5)
 ITERATOR_AGE_ALARM_MS = 3_600_000
+# The scheduled functions that record and park failing items (loyalty.jobs).
+PARKING_JOBS = ("CareRules", "Reports", "TicketsEscalation")
 METRIC_NAMESPACE = "Loyalty"
 AUTHORIZER_FAILURES_METRIC = "AuthorizerFailures"
 # The authorizer answers an unknown, revoked or malformed key by raising
@@ -121,6 +123,23 @@ class Monitoring(Construct):
                 ),
                 f"{fn_def.logical_id} is more than an hour behind its stream (records expire after 24 h)",
                 threshold=ITERATOR_AGE_ALARM_MS,
+            )
+
+        # A scheduled job's item that failed every retry is parked: skipped, listed by
+        # `python -m infra.ops failures`, and worth a look.
+        for fn_def in FUNCTIONS:
+            if fn_def.logical_id not in PARKING_JOBS:
+                continue
+            self._alarm(
+                f"{fn_def.logical_id}ParkedItems",
+                cloudwatch.Metric(
+                    namespace=METRIC_NAMESPACE,
+                    metric_name="JobItemsParked",
+                    dimensions_map={"service": fn_def.package},
+                    period=ALARM_PERIOD,
+                    statistic=cloudwatch.Stats.SUM,
+                ),
+                f"{fn_def.logical_id} parked an item that kept failing (python -m infra.ops failures)",
             )
 
         for logical_id, queue in functions.dead_letter_queues.items():

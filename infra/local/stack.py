@@ -245,6 +245,16 @@ class LocalStack:
             self._rw.release_write()
         return asdict(result)
 
+    def create_tenant(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A tenant and its first admin key (infra.tenant)."""
+        from loyalty import credentials, tenants
+
+        tenant = tenants.Tenant.model_validate(request)
+        key_id, plaintext = credentials.bootstrap_tenant(
+            os.environ["LOYALTY_TABLE"], tenant, self.clock.now()
+        )
+        return {"tenant_id": tenant.tenant_id, "key_id": key_id, "admin_key": plaintext}
+
     def dead_letters(self) -> dict[str, int]:
         counts = {}
         for fn_id, url in self.dlq_urls.items():
@@ -310,6 +320,15 @@ def _make_request_handler(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
                 return _local_error(405, "method_not_allowed", "GET or POST")
             if path == "/_local/status" and method == "GET":
                 return _json(200, stack.status())
+            if path == "/_local/tenants" and method == "POST":
+                from loyalty.credentials import TenantExists
+
+                try:
+                    return _json(201, stack.create_tenant(json.loads(body or b"{}")))
+                except TenantExists:
+                    return _local_error(409, "tenant_exists", "the tenant exists already")
+                except ValueError as err:
+                    return _local_error(400, "invalid_tenant", str(err))
             if path == "/_local/redrive" and method == "POST":
                 try:
                     return _json(200, stack.redrive(json.loads(body or b"{}")))

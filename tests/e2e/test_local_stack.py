@@ -232,3 +232,31 @@ def _make_redrive(local: LocalClient) -> Any:
         timeout=120,
         check=False,
     )
+
+
+def test_make_tenant_bootstraps_a_tenant_and_prints_its_admin_key_once(local: LocalClient) -> None:
+    import subprocess
+
+    from tests.e2e.conftest import ROOT, module_env
+
+    port = local.url.rsplit(":", 1)[1]
+    command = [
+        "make",
+        "-s",
+        "tenant",
+        "TENANT=e2e-acme",
+        "NAME=Acme Shoes",
+        "MANAGER_EMAIL=boss@acme.example",
+        f"LOCAL_PORT={port}",
+    ]
+    run = subprocess.run(command, cwd=ROOT, env=module_env(), capture_output=True, text=True, timeout=120)  # noqa: S603
+    assert run.returncode == 0, run.stdout + run.stderr
+    created = json.loads(run.stdout)
+    assert created["tenant_id"] == "e2e-acme" and created["admin_key"].startswith("adm_")
+    storefront = {"storefront_id": "acme-web", "name": "Acme web shop", "channel": "web"}
+    status, body = local.request("POST", "/v1/admin/storefronts", storefront, key=created["admin_key"])
+    assert status == 201
+    order = order_event("acme-o1", "acme-m1", "10.00")
+    assert local.request("POST", "/v1/events", order, key=body["key"]["api_key"])[0] == 202
+    again = subprocess.run(command, cwd=ROOT, env=module_env(), capture_output=True, text=True, timeout=120)  # noqa: S603
+    assert again.returncode != 0 and "exists" in again.stderr and "adm_" not in again.stdout

@@ -296,13 +296,24 @@ def test_stream_function_may_send_failed_records_to_its_dead_letter_queue(resour
     assert [s["Resource"] for s in sends] == [{"Fn::GetAtt": [queue_id(resources, fn), "Arn"]}]
 
 
+def test_every_job_that_parks_items_has_an_alarm_on_them(resources):
+    alarms = _alarms(resources, "JobItemsParked")
+    assert sorted(a["Dimensions"][0]["Value"] for a in alarms) == ["care_rules", "reports", "tickets"]
+    for alarm in alarms:
+        assert (alarm["Namespace"], alarm["Statistic"], alarm["Threshold"]) == ("Loyalty", "Sum", 0)
+
+
 def test_every_stream_consumer_has_an_iterator_age_alarm(resources):
     alarms = _alarms(resources, "IteratorAge")
     assert sorted(a["Dimensions"][0]["Value"]["Ref"] for a in alarms) == sorted(
         fn.logical_id for fn in STREAM_FUNCTIONS
     )
     for alarm in alarms:
-        assert (alarm["Namespace"], alarm["Statistic"], alarm["Threshold"]) == ("AWS/Lambda", "Maximum", 3_600_000)
+        assert (alarm["Namespace"], alarm["Statistic"], alarm["Threshold"]) == (
+            "AWS/Lambda",
+            "Maximum",
+            3_600_000,
+        )
 
 
 @pytest.mark.parametrize("fn", STREAM_FUNCTIONS, ids=_fn_ids(STREAM_FUNCTIONS))

@@ -92,3 +92,67 @@ def test_profile_changes_follow_event_time(aws: Env) -> None:
     assert aws.call("GET", "/v1/members/ann").json()["profile"]["birthday"] == "1990-05-05"
     aws.run_job("CareRules", "birthdays", NINE_BERLIN)
     assert _greetings(aws) == []
+
+
+def _failure(aws: Env, item: str) -> dict:
+    key = {"pk": "T#demo#JOBS", "sk": f"FAILED#birthdays#{item}"}
+    return aws.table("LOYALTY_TABLE").get_item(Key=key).get("Item") or {}
+
+
+def _marker(aws: Env) -> str:
+    return aws.table("LOYALTY_TABLE").get_item(Key={"pk": "T#demo#JOBS", "sk": "birthdays"})["Item"][
+        "done_through"
+    ]
+
+
+def _run(aws: Env, at: datetime) -> BaseException | None:
+    """A run of the job: the exception it failed with, or None."""
+    try:
+        aws.run_job("CareRules", "birthdays", at)
+    except Exception as err:  # noqa: BLE001 - the test looks at it
+        return err
+    return None
+
+
+def test_a_rejected_address_stops_neither_later_members_nor_later_days_and_is_parked(aws: Env) -> None:
+    from loyalty import jobs
+    from tests.integration.ses_faults import rejecting
+
+    _register(
+        aws,
+        registration("r-1", "ann", birthday="1990-03-11"),
+        registration("r-2", "bob", birthday="1991-03-11"),
+        registration("r-3", "cid", birthday="1992-03-11"),
+        registration("r-4", "dan", birthday="1993-03-13"),
+    )
+    aws.run_job("CareRules", "birthdays", NINE_BERLIN)  # first run: 10 March
+    day = datetime(2026, 3, 14, 8, 0, tzinfo=UTC)
+    with rejecting(lambda to, raw: "bob@example.com" in to) as ses:
+        failed = _run(aws, day)  # catches up 11 to 14 March
+        # bob's rejection stops neither cid (same day, after him) nor dan (two days later)
+        assert sorted(_greetings(aws)) == ["ann@example.com", "cid@example.com", "dan@example.com"]
+        assert isinstance(failed, jobs.JobFailed) and failed.result["failed"] == 1
+        failure = _failure(aws, "2026-03-11#bob")
+        assert (failure["state"], failure["attempts"], failure["error_code"]) == (
+            "failed",
+            1,
+            "MessageRejected",
+        )
+        assert failure["error_class"] == "MessageRejected" and "<address>" in failure["error_message"]
+        assert all(personal not in str(failure) for personal in ("@", "Bob", "1991-03-11"))
+        assert _marker(aws) == "2026-03-10"  # 11 March stays due for bob
+        # Lambda's retry of the same run counts once.
+        assert isinstance(_run(aws, day), jobs.JobFailed)
+        assert _failure(aws, "2026-03-11#bob")["attempts"] == 1
+        # The next runs retry bob alone; the fifth failed run parks him and succeeds.
+        for later in (15, 16, 17):
+            assert isinstance(_run(aws, day.replace(day=later)), jobs.JobFailed)
+        result = aws.run_job("CareRules", "birthdays", day.replace(day=18))
+        assert (result["failed"], result["parked"]) == (1, 1)
+        failure = _failure(aws, "2026-03-11#bob")
+        assert (failure["state"], failure["attempts"]) == ("parked", 5)
+        assert _marker(aws) == "2026-03-18"  # the day moved on once its only failure was parked
+        result = aws.run_job("CareRules", "birthdays", day.replace(day=19))
+        assert (result["failed"], result["days"]) == (0, ["demo/2026-03-19", "rival/2026-03-19"])
+    assert len(ses.rejected) == 6  # five runs and one retry of a run; nobody else is retried
+    assert sorted(_greetings(aws)) == ["ann@example.com", "cid@example.com", "dan@example.com"]

@@ -73,3 +73,48 @@ def test_each_day_is_reported_once_and_missed_days_caught_up(aws: Env) -> None:
         "demo/2026-03-13",
     ]
     assert len(_reports(aws)) == 4
+
+
+def _run(aws: Env, at: datetime) -> BaseException | None:
+    """A run of the job: the exception it failed with, or None."""
+    try:
+        aws.run_job("Reports", "daily_report", at)
+    except Exception as err:  # noqa: BLE001 - the test looks at it
+        return err
+    return None
+
+
+def test_one_tenants_failed_report_does_not_stop_later_tenants(aws: Env) -> None:
+    from loyalty import jobs
+    from tests.integration.ses_faults import rejecting
+
+    def demo_day_10(to: list[str], raw: str) -> bool:
+        return "manager@demo.example" in to and "Subject: Daily report 2026-03-10" in raw
+
+    with rejecting(demo_day_10):
+        failed = _run(aws, MORNING)
+        # demo comes first in the registry; its failed send does not stop rival's report
+        assert len(_reports(aws, "boss@rival.example")) == 1
+        assert _reports(aws) == []
+        assert isinstance(failed, jobs.JobFailed) and failed.result["failed"] == 1
+        # The next runs retry demo's 10 March and report the days after it, each once.
+        for day in (12, 13, 14):
+            assert isinstance(_run(aws, MORNING.replace(day=day)), jobs.JobFailed)
+        result = aws.run_job("Reports", "daily_report", MORNING.replace(day=15))
+        assert (result["failed"], result["parked"]) == (1, 1)  # the fifth failed run parks it
+        failure = aws.table("LOYALTY_TABLE").get_item(
+            Key={"pk": "T#demo#JOBS", "sk": "FAILED#daily_report#2026-03-10"}
+        )["Item"]
+        assert (failure["state"], failure["attempts"], failure["error_code"]) == (
+            "parked",
+            5,
+            "MessageRejected",
+        )
+        assert "@" not in str(failure)
+        marker = aws.table("LOYALTY_TABLE").get_item(Key={"pk": "T#demo#JOBS", "sk": "daily_report"})["Item"]
+        assert marker["done_through"] == "2026-03-14"
+        result = aws.run_job("Reports", "daily_report", MORNING.replace(day=16))
+        assert result["reported"] == ["demo/2026-03-15", "rival/2026-03-15"]
+    subjects = sorted(r.split("Subject: Daily report ", 1)[1][:10] for r in _reports(aws))
+    assert subjects == ["2026-03-11", "2026-03-12", "2026-03-13", "2026-03-14", "2026-03-15"]
+    assert len(_reports(aws, "boss@rival.example")) == 6

@@ -86,3 +86,45 @@ def test_a_reply_idempotency_key_belongs_to_its_ticket(aws: Env) -> None:
     assert to_second.json()["ticket_id"] == second["ticket_id"]
     assert to_second.json()["first_response_at"] is not None  # the second ticket's SLA stopped
     assert aws.run_job("TicketsEscalation", "escalate", aws.now + timedelta(hours=5))["escalated"] == 0
+
+
+def test_a_ticket_whose_escalation_keeps_failing_is_parked_and_the_job_stops_failing(aws: Env) -> None:
+    from loyalty import jobs
+    from tests.integration.ses_faults import rejecting
+
+    bad = aws.call("POST", "/v1/tickets", {"subject": "Lost order", "priority": "urgent"}).json()
+    good = aws.call("POST", "/v1/tickets", {"subject": "Late order", "priority": "urgent"}).json()
+    first = aws.now + timedelta(hours=1, minutes=15)
+    outcomes = []
+    with rejecting(lambda to, raw: bad["ticket_id"] in raw):
+        for n in range(6):  # every 15 minutes
+            try:
+                outcomes.append(
+                    aws.run_job("TicketsEscalation", "escalate", first + timedelta(minutes=15 * n))
+                )
+            except jobs.JobFailed as err:
+                outcomes.append(err)
+        newer = aws.call(
+            "POST",
+            "/v1/tickets",
+            {"subject": "Wrong size", "priority": "urgent"},
+            at=first + timedelta(hours=1),
+        ).json()
+        later = aws.run_job("TicketsEscalation", "escalate", first + timedelta(hours=3))
+    # four failed runs while the ticket is retried, then it is parked and the job stops failing
+    assert [isinstance(o, jobs.JobFailed) for o in outcomes] == [True] * 4 + [False] * 2
+    assert outcomes[4]["parked"] == 1 and outcomes[5]["failed"] == 0
+    assert isinstance(outcomes[0], jobs.JobFailed) and outcomes[0].result["escalated"] == 1  # the good one
+    assert later["escalated"] == 1  # a newer ticket is escalated; the parked one is left alone
+    escalated = {
+        t["ticket_id"]: aws.call("GET", f"/v1/tickets/{t['ticket_id']}").json()["escalated_at"]
+        for t in (bad, good, newer)
+    }
+    assert escalated[bad["ticket_id"]] is None
+    assert escalated[good["ticket_id"]] is not None and escalated[newer["ticket_id"]] is not None
+    failure = aws.table("LOYALTY_TABLE").get_item(
+        Key={"pk": "T#demo#JOBS", "sk": f"FAILED#escalate#{bad['ticket_id']}"}
+    )["Item"]
+    assert (failure["state"], failure["attempts"], failure["error_code"]) == ("parked", 5, "MessageRejected")
+    assert "@" not in str(failure)
+    assert len(_escalations(aws)) == 2

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from loyalty import aws, keys
 from loyalty.dynamo import cancellation_codes, is_condition_failure, transact_write
+from loyalty.tenants import Tenant, tenant_item
 from loyalty.timeutil import iso
 
 Role = Literal["storefront", "admin"]
@@ -332,3 +333,39 @@ def register_storefront(
 
 def register_admin_key(table_name: str, tenant: str, plaintext: str, now: datetime) -> None:
     put_credential(table_name, plaintext, Credential(tenant_id=tenant, role="admin", active=True), now)
+
+
+class TenantExists(Exception):
+    pass
+
+
+def bootstrap_tenant(table_name: str, tenant: Tenant, now: datetime) -> tuple[str, str]:
+    """A new tenant and its first admin key, together; returns (key_id, plaintext), the
+    only time the key is seen. An existing tenant is refused (TenantExists), so running
+    it twice never hands out a second key unnoticed."""
+    key_id, plaintext = new_key("admin")
+    credential = Credential(tenant_id=tenant.tenant_id, role="admin", key_id=key_id, active=True)
+    try:
+        transact_write(
+            [
+                {
+                    "Put": {
+                        "TableName": table_name,
+                        "Item": tenant_item(tenant),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": table_name,
+                        "Item": _credential_item(plaintext, credential, now),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        )
+    except ClientError as err:
+        if cancellation_codes(err)[:1] == ["ConditionalCheckFailed"]:
+            raise TenantExists(tenant.tenant_id) from err
+        raise
+    return key_id, plaintext

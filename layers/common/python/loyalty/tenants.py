@@ -21,7 +21,10 @@ class Tenant(BaseModel):
     escalation_emails: list[str]
 
 
-def _tenant_item(tenant: Tenant) -> dict[str, Any]:
+TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,39}$"
+
+
+def tenant_item(tenant: Tenant) -> dict[str, Any]:
     return {
         "pk": keys.TENANTS_PK,
         "sk": keys.tenant_pk(tenant.tenant_id),
@@ -31,7 +34,7 @@ def _tenant_item(tenant: Tenant) -> dict[str, Any]:
 
 
 def put_tenant(table_name: str, tenant: Tenant) -> None:
-    aws.table(table_name).put_item(Item=_tenant_item(tenant))
+    aws.table(table_name).put_item(Item=tenant_item(tenant))
 
 
 def list_tenants(table_name: str) -> list[Tenant]:
