@@ -169,7 +169,7 @@ INGEST_API = FunctionDef(
     logical_id="IngestApi",
     handler="ingest.handler.lambda_handler",
     description="Accepts storefront events",
-    tables={"EventsTable": "write"},
+    tables={"EventsTable": "write", "LoyaltyTable": "read"},  # read: the member's erasure stamp
     routes=(RouteDef("POST", "/v1/events"), RouteDef("GET", "/v1/members/{member_id}/events")),
 )
 

@@ -69,7 +69,7 @@ def post_events(body: Annotated[EventsRequest, Body()]) -> Response[Any]:
     sender = logic.Sender(storefront_id=who.storefront, key_id=who.key_id, channel=who.channel)
     now = request_time(app)
     settings = get_settings()
-    store = DynamoEventStore(settings.require("events_table"))
+    store = DynamoEventStore(settings.require("events_table"), settings.require("loyalty_table"))
     request = body.root
     if isinstance(request, EventBatch):
         results = logic.ingest_batch(request, tenant, now, settings.tz, store, get_program(), sender)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter, ValidationError
 
+from ingest import projection
 from ingest.models import UNION_TAGS, EventBatch, EventIn, EventResult, FieldError
 from loyalty.api import TAG_ERRORS, field_path
 from loyalty.program import ProgramConfig
@@ -61,11 +62,15 @@ class StoredEvent:
     day: str  # the occurred_at day in the program's time zone
     expires_at: datetime | None = None
     sender: Sender | None = None  # None for events the system records
+    erased: bool = False  # the member was erased: personal data and free text were left out
 
 
 class EventStore(Protocol):
     def put_new(self, event: StoredEvent) -> str | None:
         """Store the event unless its id exists; return the existing payload hash if it does."""
+
+    def is_erased(self, tenant_id: str, member_id: str) -> bool:
+        """Whether the member's personal data was erased on request."""
 
 
 # Events the system records itself (never sent by a storefront): their ids start
@@ -195,8 +200,19 @@ def ingest_one(
     if error := check_event_id(event) or check_time(event, now):
         return EventResult(event_id=event.event_id, status="rejected", errors=[error])
     stored = to_stored(event, tenant_id, now, tz, sender)
-    existing = store.put_new(stored)
     warnings = currency_warnings(event, program or ProgramConfig())
+    if event.type in projection.PERSONAL_EVENT_DATA and store.is_erased(tenant_id, event.member_id):
+        # Accepted (a resend stays a duplicate: the hash is of what was sent), but
+        # nothing personal of an erased member is stored again.
+        stored = replace(stored, data=projection.redact(event.type, stored.data), erased=True)
+        warnings.append(
+            FieldError(
+                code="member_erased",
+                message="the member's personal data was erased on request: it was not stored",
+                field="member_id",
+            )
+        )
+    existing = store.put_new(stored)
     if existing is None:
         return EventResult(event_id=event.event_id, status="accepted", warnings=warnings)
     if existing == stored.payload_hash or existing == legacy_payload_hash(event):

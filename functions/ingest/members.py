@@ -11,7 +11,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ingest import member_view, projection, timeline
+from ingest import erasure, member_view, projection, timeline
 from ingest.member_models import MemberOut, MemberUpdate
 from ingest.profile_store import ProfileStore
 from loyalty.api import (
@@ -91,12 +91,18 @@ def delete_member(member_id: MemberId) -> Response[Any]:
     tenant = caller(app, scope="members:erase").tenant_id
     settings = get_settings()
     store = ProfileStore(settings.require("loyalty_table"))
+    table = settings.require("loyalty_table")
+    events_table = settings.require("events_table")
     known = store.member_items(tenant, member_id)
-    scrubbed = timeline.scrub_personal_data(settings.require("events_table"), tenant, member_id)
-    if not known and not scrubbed:
+    if not known and not timeline.member_events(events_table, tenant, member_id, 1, None)[0]:
         raise NotFound("no such member", field="member_id")
+    # The stamp first: from now on intake stores nothing personal of the member;
+    # then what was stored before is scrubbed.
     store.erase(tenant, member_id, iso(request_time(app)))
-    logger.info("member erased", extra={"events_scrubbed": scrubbed})
+    scrubbed = timeline.scrub_personal_data(events_table, tenant, member_id)
+    tickets = erasure.erase_tickets(table, tenant, member_id)
+    erasure.erase_claim_texts(table, tenant, member_id)
+    logger.info("member erased", extra={"events_scrubbed": scrubbed, "tickets_scrubbed": tickets})
     metrics.add_metric(name="MembersErased", unit=MetricUnit.Count, value=1)
     return Response(204, "application/json", "")
 

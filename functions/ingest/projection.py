@@ -24,6 +24,32 @@ PERSONAL_FIELDS = (
 )
 PROFILE_FIELDS = (*PERSONAL_FIELDS, "owner")
 
+# Event data that is personal or free text a member wrote, by event type: what an
+# erasure removes from stored events, and what is never stored for an erased member.
+# None: the whole data (profile events). Order, cart and points data hold none.
+PERSONAL_EVENT_DATA: dict[str, tuple[str, ...] | None] = {
+    "member.registered": None,
+    "member.updated": None,
+    "review.submitted": ("text",),
+    "survey.answered": ("comment",),
+    "page.viewed": ("title",),
+}
+URL_FIELDS = ("url", "referrer")  # kept without their query string and fragment
+
+
+def redact(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` without its personal data and free text (see PERSONAL_EVENT_DATA)."""
+    if event_type not in PERSONAL_EVENT_DATA:
+        return data
+    fields = PERSONAL_EVENT_DATA[event_type]
+    if fields is None:
+        return {}
+    kept = {name: value for name, value in data.items() if name not in fields}
+    for name in URL_FIELDS:
+        if isinstance(kept.get(name), str):
+            kept[name] = kept[name].split("?", 1)[0].split("#", 1)[0]
+    return kept
+
 
 @dataclass(frozen=True)
 class OrderDay:

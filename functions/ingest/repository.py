@@ -35,6 +35,8 @@ def event_item(event: StoredEvent) -> dict[str, Any]:
         item["key_id"] = event.sender.key_id
         if event.sender.channel != event.channel:
             item["storefront_channel"] = event.sender.channel  # the event's own channel is kept
+    if event.erased:
+        item["erased"] = True
     if event.expires_at is not None:
         item["expires_at"] = int(event.expires_at.timestamp())
     if event.type in DAY_INDEXED_TYPES:
@@ -45,8 +47,28 @@ def event_item(event: StoredEvent) -> dict[str, Any]:
 
 
 class DynamoEventStore:
-    def __init__(self, table_name: str) -> None:
+    def __init__(self, table_name: str, loyalty_table: str | None = None) -> None:
         self._table_name = table_name
+        self._loyalty_table = loyalty_table
+        self._erased: dict[tuple[str, str], bool] = {}  # per request: a batch reads each member once
+
+    def is_erased(self, tenant_id: str, member_id: str) -> bool:
+        """GetItem of the member's profile, the erasure stamp only."""
+        if self._loyalty_table is None:
+            raise RuntimeError("checking an erasure needs the loyalty table")
+        key = (tenant_id, member_id)
+        if key not in self._erased:
+            item = (
+                aws.table(self._loyalty_table)
+                .get_item(
+                    Key={"pk": keys.member_pk(tenant_id, member_id), "sk": "#PROFILE"},
+                    ProjectionExpression="erased_at",
+                    ConsistentRead=True,
+                )
+                .get("Item")
+            )
+            self._erased[key] = bool((item or {}).get("erased_at"))
+        return self._erased[key]
 
     def put_new(self, event: StoredEvent) -> str | None:
         table = aws.table(self._table_name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ingest import projection
 from loyalty import aws, cursor, keys
 from loyalty.dynamo import plain
 
@@ -34,14 +35,13 @@ def member_events(
     return items, cursor.encode({k: last[k] for k in TIMELINE_KEYS} if last else None)
 
 
-PERSONAL_EVENT_TYPES = ("member.registered", "member.updated")
-
-
 def scrub_personal_data(table_name: str, tenant: str, member: str) -> int:
-    """Erasure: empty the data of the member's profile events (the only events that
-    carry personal data), page by page through the timeline index. Returns how
-    many events the member has (0 means unknown). Orders keep their data: it holds
-    no personal data and the ledger and reports account for it."""
+    """Erasure: remove the personal data and free text of the member's events
+    (``projection.PERSONAL_EVENT_DATA``: profile events whole, review and survey
+    text, page titles, query strings of page URLs), page by page through the
+    timeline index. Returns how many events the member has (0 means unknown).
+    Orders keep their data: it holds no personal data and the ledger and reports
+    account for it."""
     table = aws.table(table_name)
     count = 0
     start: str | None = None
@@ -49,12 +49,14 @@ def scrub_personal_data(table_name: str, tenant: str, member: str) -> int:
         items, start = member_events(table_name, tenant, member, 100, start)
         count += len(items)
         for item in items:
-            if item["type"] in PERSONAL_EVENT_TYPES and item.get("data"):
-                table.update_item(
-                    Key={"pk": item["pk"], "sk": item["sk"]},
-                    UpdateExpression="SET #d = :empty, erased = :true",
-                    ExpressionAttributeNames={"#d": "data"},
-                    ExpressionAttributeValues={":empty": {}, ":true": True},
-                )
+            if item["type"] not in projection.PERSONAL_EVENT_DATA or item.get("erased"):
+                continue
+            scrubbed = projection.redact(item["type"], item.get("data") or {})
+            table.update_item(
+                Key={"pk": item["pk"], "sk": item["sk"]},
+                UpdateExpression="SET #d = :data, erased = :true",
+                ExpressionAttributeNames={"#d": "data"},
+                ExpressionAttributeValues={":data": scrubbed, ":true": True},
+            )
         if start is None:
             return count

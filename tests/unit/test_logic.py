@@ -41,6 +41,9 @@ class FakeStore:
     def __init__(self) -> None:
         self.hashes: dict[str, str] = {}
 
+    def is_erased(self, tenant_id: str, member_id: str) -> bool:
+        return False
+
     def put_new(self, event: ingest.StoredEvent) -> str | None:
         if event.event_id in self.hashes:
             return self.hashes[event.event_id]
@@ -144,3 +147,21 @@ def test_report_days_and_rendering() -> None:
     assert reports.sum_by_currency(
         [("CNY", Decimal("1.10")), ("USD", Decimal("2")), ("CNY", Decimal("0.90"))]
     ) == {"CNY": Decimal("2.00"), "USD": Decimal("2")}
+
+
+def test_redact_keeps_no_personal_data_or_free_text() -> None:
+    from ingest.projection import redact
+
+    assert redact("member.updated", {"email": "a@b.c", "name": "Ann"}) == {}
+    assert redact("review.submitted", {"review_id": "r", "rating": 4, "text": "great"}) == {
+        "review_id": "r",
+        "rating": 4,
+    }
+    page = {
+        "url": "https://s.example/p?e=a%40b.c#top",
+        "title": "Ann's wishlist",
+        "referrer": "https://x/?q=1",
+    }
+    assert redact("page.viewed", page) == {"url": "https://s.example/p", "referrer": "https://x/"}
+    order = {"order_id": "o", "total": "1.00"}
+    assert redact("order.placed", order) is order

@@ -307,6 +307,9 @@ def test_storefronts_cannot_send_system_events() -> None:
     }
 
     class Store:
+        def is_erased(self, tenant_id: str, member_id: str) -> bool:
+            return False
+
         def put_new(self, event: logic.StoredEvent) -> str | None:
             raise AssertionError("a reserved id must not be stored")
 

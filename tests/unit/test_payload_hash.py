@@ -116,6 +116,9 @@ class _Store:
     def __init__(self, stored_hash: str) -> None:
         self.stored_hash = stored_hash
 
+    def is_erased(self, tenant_id: str, member_id: str) -> bool:
+        return False
+
     def put_new(self, event: logic.StoredEvent) -> str | None:
         return self.stored_hash
 
