@@ -196,6 +196,10 @@ ADMIN_API = FunctionDef(
         RouteDef("PATCH", "/v1/admin/storefronts/{storefront_id}"),
         RouteDef("POST", "/v1/admin/storefronts/{storefront_id}/keys"),
         RouteDef("DELETE", "/v1/admin/storefronts/{storefront_id}/keys/{key_id}"),
+        RouteDef("GET", "/v1/admin/keys"),
+        RouteDef("POST", "/v1/admin/keys"),
+        RouteDef("DELETE", "/v1/admin/keys/{key_id}"),
+        RouteDef("GET", "/v1/admin/audit"),
     ),
 )
 
@@ -367,10 +371,16 @@ def uses_storefront_rate_limit(fn: FunctionDef) -> bool:
     return fn.logical_id == AUTHORIZER.logical_id or bool(fn.routes)
 
 
+# The program configuration (config/program.yaml) lives in SSM Parameter Store under
+# this name (a deployment prefixes its stack name); functions read it at run time.
+PROGRAM_CONFIG_PARAMETER = "/loyalty/program-config"
+
+
 def function_environment(
     fn: FunctionDef,
     *,
     sender_email: str,
+    program_config_parameter: str = PROGRAM_CONFIG_PARAMETER,
     storefront_rate_limit: int = STOREFRONT_RATE_LIMIT,
     api_rate_limit: int = API_THROTTLE_RATE,
 ) -> dict[str, str]:
@@ -381,7 +391,7 @@ def function_environment(
         "POWERTOOLS_METRICS_NAMESPACE": "Loyalty",
         **TRACER_ENVIRONMENT,
         "PROGRAM_TIME_ZONE": PROGRAM_TIME_ZONE,
-        "PROGRAM_CONFIG": program_config_json(),
+        "PROGRAM_CONFIG_PARAMETER": program_config_parameter,
     }
     if fn.sends_email:
         env["SENDER_EMAIL"] = sender_email

@@ -190,24 +190,22 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
     with mock_aws():
         session = boto3.session.Session(region_name="eu-central-1")
         env = provision(session, SENDER, BUCKET)
-        from infra.definitions import program_config_json
 
         settings = {
             **env,
             "SENDER_EMAIL": SENDER,
             "PROGRAM_TIME_ZONE": "Europe/Berlin",
-            "PROGRAM_CONFIG": program_config_json(),
         }
         for name, value in settings.items():
             monkeypatch.setenv(name, value)
         from loyalty import aws as loyalty_aws
         from loyalty import credentials, tenants
-        from loyalty.program import get_program
+        from loyalty.program import clear_program_cache
         from loyalty.settings import get_settings
 
         loyalty_aws.reset()
         get_settings.cache_clear()
-        get_program.cache_clear()
+        clear_program_cache()
         now = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
         for tenant_id, key, manager in (
             (TENANT, API_KEY, "manager@demo.example"),

@@ -25,11 +25,13 @@ from infra.definitions import (
     LOG_RETENTION_DAYS,
     LOYALTY_TABLE,
     POWERTOOLS_VERSION,
+    PROGRAM_CONFIG_PARAMETER,
     PYTHON_RUNTIME,
     FunctionDef,
     dead_letter_queue_name,
     function_environment,
     has_dead_letter_queue,
+    program_config_json,
 )
 from loyalty.keys import api_key_pk, tenant_pk, throttle_pk
 
@@ -184,6 +186,16 @@ class Functions(Construct):
                 "dependency set.",
             )
 
+        # Read at run time through Powertools Parameters (cached), not an environment
+        # variable: Lambda allows 4 KB for all of a function's variables together.
+        self.program_config = ssm.StringParameter(
+            self,
+            "ProgramConfig",
+            parameter_name=f"/{stack.stack_name}{PROGRAM_CONFIG_PARAMETER}",
+            string_value=program_config_json(),
+            description="The loyalty program's configuration (config/program.yaml), validated",
+        )
+
         self.definitions: dict[str, FunctionDef] = {}
         self.functions: dict[str, lambda_.Function] = {}
         self.roles: dict[str, iam.Role] = {}
@@ -211,6 +223,7 @@ class Functions(Construct):
             description=f"Execution role of {fn_def.logical_id}",
         )
         log_group.grant_write(role)
+        self.program_config.grant_read(role)
 
         dlq = None
         if has_dead_letter_queue(fn_def):
@@ -242,6 +255,7 @@ class Functions(Construct):
         environment = function_environment(
             fn_def,
             sender_email=self._context.sender_email,
+            program_config_parameter=self.program_config.parameter_name,
             storefront_rate_limit=self._context.storefront_rate_limit,
             api_rate_limit=self._context.api_rate_limit,
         )

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.definitions import FUNCTIONS, TABLES, TableDef, dead_letter_queue_name, has_dead_letter_queue
+from infra.definitions import (
+    FUNCTIONS,
+    PROGRAM_CONFIG_PARAMETER,
+    TABLES,
+    TableDef,
+    dead_letter_queue_name,
+    has_dead_letter_queue,
+    program_config_json,
+)
 
 
 def create_table_kwargs(table: TableDef, table_name: str) -> dict[str, Any]:
@@ -70,4 +78,9 @@ def provision(session: Any, sender_email: str, bucket: str) -> dict[str, str]:
     ) if session.region_name != "us-east-1" else session.client("s3").create_bucket(Bucket=bucket)
     session.client("ses").verify_email_identity(EmailAddress=sender_email)
     env["REPORTS_BUCKET"] = bucket
+    # The program configuration, where a deployment keeps it: SSM Parameter Store.
+    session.client("ssm").put_parameter(
+        Name=PROGRAM_CONFIG_PARAMETER, Value=program_config_json(), Type="String", Overwrite=True
+    )
+    env["PROGRAM_CONFIG_PARAMETER"] = PROGRAM_CONFIG_PARAMETER
     return env

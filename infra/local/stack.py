@@ -20,7 +20,6 @@ from infra.definitions import (
     SENDER_EMAIL,
     dead_letter_queue_name,
     has_dead_letter_queue,
-    program_config_json,
     table,
 )
 from infra.local import moto_patch
@@ -91,7 +90,6 @@ def _local_environment(endpoint: str) -> dict[str, str]:
         "POWERTOOLS_METRICS_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
         "PROGRAM_TIME_ZONE": PROGRAM_TIME_ZONE,
-        "PROGRAM_CONFIG": program_config_json(),
         "SENDER_EMAIL": SENDER_EMAIL,
     }
 

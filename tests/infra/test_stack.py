@@ -178,7 +178,11 @@ def test_common_layer_ships_the_loyalty_package(synth, resources):
 
 @pytest.mark.parametrize("fn", FUNCTIONS, ids=_fn_ids(list(FUNCTIONS)))
 def test_function_environment(resources, fn: FunctionDef):
-    expected: dict[str, Any] = dict(function_environment(fn, sender_email=TEST_SENDER_EMAIL))
+    parameter, _ = _single(resources, "AWS::SSM::Parameter")
+    expected: dict[str, Any] = dict(
+        function_environment(fn, sender_email=TEST_SENDER_EMAIL, program_config_parameter="unused")
+    )
+    expected["PROGRAM_CONFIG_PARAMETER"] = {"Ref": parameter}
     for table in TABLES:
         if table.logical_id in fn.tables:
             expected[table.env_var] = {"Ref": table.logical_id}
@@ -190,6 +194,20 @@ def test_function_environment(resources, fn: FunctionDef):
         expected["DEAD_LETTER_QUEUE_URL"] = {"Ref": queue_id(resources, fn)}
         expected["STREAM_MAX_RETRIES"] = str(fn.stream.max_retries)
     assert resources[fn.logical_id]["Properties"]["Environment"]["Variables"] == expected
+
+
+def test_the_program_configuration_is_a_parameter_every_function_may_read(resources):
+    from infra.definitions import program_config_json
+
+    parameter_id, parameter = _single(resources, "AWS::SSM::Parameter")
+    assert parameter["Properties"]["Value"] == program_config_json()
+    assert parameter["Properties"]["Name"] == "/LoyaltyStack/loyalty/program-config"
+    for fn in FUNCTIONS:
+        env = resources[fn.logical_id]["Properties"]["Environment"]["Variables"]
+        assert "PROGRAM_CONFIG" not in env  # Lambda allows 4 KB for all variables
+        statements = function_statements(resources, fn.logical_id)
+        reads = [s for s in statements if "ssm:GetParameter" in as_list(s["Action"])]
+        assert reads and all(parameter_id in str(s["Resource"]) for s in reads), reads
 
 
 def test_tracer_captures_no_responses_or_errors(resources):

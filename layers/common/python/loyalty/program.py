@@ -1,6 +1,6 @@
 """The loyalty program's configuration (config/program.yaml), validated.
 
-Functions receive it as JSON in the PROGRAM_CONFIG environment variable; the
+Functions read it at run time from SSM Parameter Store (``get_program``); the
 defaults here apply when a section is left out."""
 
 from __future__ import annotations
@@ -204,7 +204,30 @@ class ProgramConfig(Strict):
         return max([365, *(t.within_days or 0 for t in self.tags)])
 
 
-@lru_cache(maxsize=1)
+PARAMETER_MAX_AGE_SECONDS = 300  # a changed configuration reaches every function within this
+
+
+@lru_cache(maxsize=4)
+def _parse(raw: str) -> ProgramConfig:
+    return ProgramConfig.model_validate(json.loads(raw))
+
+
 def get_program() -> ProgramConfig:
-    raw = os.environ.get("PROGRAM_CONFIG")
-    return ProgramConfig.model_validate(json.loads(raw)) if raw else ProgramConfig()
+    """The program configuration: from SSM Parameter Store (``PROGRAM_CONFIG_PARAMETER``,
+    read through Powertools Parameters and cached for five minutes), else from the
+    ``PROGRAM_CONFIG`` variable (a JSON document), else the defaults."""
+    name = os.environ.get("PROGRAM_CONFIG_PARAMETER")
+    if name:
+        from aws_lambda_powertools.utilities import parameters
+
+        return _parse(str(parameters.get_parameter(name, max_age=PARAMETER_MAX_AGE_SECONDS)))
+    document = os.environ.get("PROGRAM_CONFIG")
+    return _parse(document) if document else ProgramConfig()
+
+
+def clear_program_cache() -> None:
+    """Forget the cached configuration (tests switch between moto instances)."""
+    from aws_lambda_powertools.utilities import parameters
+
+    _parse.cache_clear()
+    parameters.clear_caches()
