@@ -67,7 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     failures = commands.add_parser("failures", parents=[common], help="list failing and parked job items")
     failures.add_argument("--tenant", help="one tenant only (default: every tenant in the registry)")
-    failures.add_argument("--job", help="one job only: birthdays, daily_report, escalate")
+    failures.add_argument(
+        "--job", help="one job only: birthdays, daily_report, escalate, points_sweep, refresh_members"
+    )
     failures.add_argument("--state", choices=("failed", "parked"), help="one state only")
     failures.add_argument("--json", action="store_true", help="one JSON object per line")
     dismiss = commands.add_parser("dismiss", parents=[common], help="delete one failure record")

@@ -6,7 +6,13 @@ It reads the points due index (one Query per shard), so a run costs in
 proportion to the members with something due, never to all members. A run
 handles everything due by its scheduled time, so a missed run loses nothing;
 a run that nears the end of its invocation stops taking members, and what is
-left stays in the index for the next run."""
+left stays in the index for the next run.
+
+Each member is an item of its own: a member whose sweep fails is recorded,
+retried by the next runs and parked after ``jobs.MAX_ATTEMPTS`` of them (it stays
+in the due index, skipped, listed by ``python -m infra.ops failures``), while the
+other members and tenants are swept. The tenant's failure records are read once
+per run (one Query), so skipping a parked member reads nothing more."""
 
 from __future__ import annotations
 
@@ -35,39 +41,70 @@ RESERVE_MS = 20_000
 
 
 class SweepRun(BaseModel):
-    members: int = 0
+    members: int = 0  # members swept (parked ones are skipped and not counted)
     commits: int = 0
-    failed: int = 0
+    failed: int = 0  # members whose sweep failed in this run
+    parked: int = 0  # of those, members this run parked
+    tenants_failed: int = 0
     deferred: bool = False  # out of time: the rest stays due for the next run
+
+
+def _out_of_time(context: Any) -> bool:
+    return context is not None and context.get_remaining_time_in_millis() < RESERVE_MS
+
+
+def _sweep_tenant(
+    ctx: service.Context, store: DynamoLedgerStore, table: str, tenant_id: str, context: Any, run: SweepRun
+) -> None:
+    items = jobs.JobItems(table, tenant_id, JOB, ctx.now)
+    try:
+        for member in store.due_members(tenant_id, iso(ctx.now)):
+            if items.is_parked(member):
+                continue
+            if _out_of_time(context):
+                run.deferred = True
+                return  # the rest stays due; failure records of members not reached stay as they are
+            run.members += 1
+            try:
+                applied = service.sweep(ctx, tenant_id, member).applied
+            except Exception as err:  # noqa: BLE001 - recorded per member; the rest go ahead
+                failure = items.failed(member, err)
+                jobs.log_failure(logger, "points sweep failed for a member", failure)
+                continue
+            items.succeeded(member)
+            run.commits += int(applied)
+        items.forget_unseen()  # no longer due: a ledger operation applied what was due
+    finally:
+        run.failed += items.failed_count
+        run.parked += items.parked_count
 
 
 def run_sweep(invocation: ScheduledInvocation, context: Any = None) -> SweepRun:
     settings = get_settings()
-    store = DynamoLedgerStore(
-        settings.require("loyalty_table"), settings.require("events_table"), settings.tz
-    )
+    table = settings.require("loyalty_table")
+    store = DynamoLedgerStore(table, settings.require("events_table"), settings.tz)
     program = get_program()
     ctx = service.Context(store, program.points, settings.tz, invocation.at, program=program)
     run = SweepRun()
-    for tenant in tenants.list_tenants(settings.require("loyalty_table")):
-        for member in store.due_members(tenant.tenant_id, iso(invocation.at)):
-            if context is not None and context.get_remaining_time_in_millis() < RESERVE_MS:
-                run.deferred = True
-                break
-            run.members += 1
-            try:
-                if service.sweep(ctx, tenant.tenant_id, member).applied:
-                    run.commits += 1
-            except Exception:  # noqa: BLE001 - counted, logged, and the run fails below
-                logger.exception("points sweep failed for a member", extra={"tenant_id": tenant.tenant_id})
-                run.failed += 1
+    for tenant in tenants.list_tenants(table):
+        try:
+            _sweep_tenant(ctx, store, table, tenant.tenant_id, context, run)
+        except Exception as err:  # noqa: BLE001 - one tenant's failure does not stop the others
+            jobs.log_tenant_failure(logger, "points sweep failed for a tenant", tenant.tenant_id, err)
+            run.tenants_failed += 1
         if run.deferred:
             break
     metrics.add_metric(name="PointsSweptMembers", unit=MetricUnit.Count, value=run.members)
+    metrics.add_metric(name="JobItemsFailed", unit=MetricUnit.Count, value=run.failed)
+    metrics.add_metric(name="JobItemsParked", unit=MetricUnit.Count, value=run.parked)
     if run.deferred:
         logger.warning("points sweep ran out of time; the rest stays due", extra={"members": run.members})
-    if run.failed:
-        raise jobs.JobFailed(f"points sweep failed for {run.failed} members")
+    retrying = run.failed - run.parked
+    if retrying or run.tenants_failed:
+        raise jobs.JobFailed(
+            f"{retrying} member sweeps failed and will be retried; {run.tenants_failed} tenants failed",
+            run.model_dump(),
+        )
     return run
 
 

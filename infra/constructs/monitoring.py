@@ -22,7 +22,7 @@ from infra.definitions import AUTHORIZER, FUNCTIONS
 ALARM_PERIOD = Duration.minutes(5)
 ITERATOR_AGE_ALARM_MS = 3_600_000
 # The scheduled functions that record and park failing items (loyalty.jobs).
-PARKING_JOBS = ("CareRules", "Reports", "TicketsEscalation")
+PARKING_JOBS = ("CareRules", "Reports", "TicketsEscalation", "PointsSweep", "MemberRefresh")
 METRIC_NAMESPACE = "Loyalty"
 AUTHORIZER_FAILURES_METRIC = "AuthorizerFailures"
 # The authorizer answers an unknown, revoked or malformed key by raising

@@ -316,7 +316,13 @@ def test_stream_function_may_send_failed_records_to_its_dead_letter_queue(resour
 
 def test_every_job_that_parks_items_has_an_alarm_on_them(resources):
     alarms = _alarms(resources, "JobItemsParked")
-    assert sorted(a["Dimensions"][0]["Value"] for a in alarms) == ["care_rules", "reports", "tickets"]
+    assert sorted(a["Dimensions"][0]["Value"] for a in alarms) == [
+        "care_rules",
+        "ingest",
+        "points",
+        "reports",
+        "tickets",
+    ]
     for alarm in alarms:
         assert (alarm["Namespace"], alarm["Statistic"], alarm["Threshold"]) == ("Loyalty", "Sum", 0)
 

@@ -212,3 +212,113 @@ def test_storefronts_cannot_send_system_events(aws: Env) -> None:
     taken = order_event("sys:stage:m-1:2026-03-10T09:00:00.001Z", "m-1", "10.00")
     response = aws.call("POST", "/v1/events", taken)
     assert response.status == 400 and response.json()["error"]["code"] == "reserved_event_id"
+
+
+def _corrupt_stats(aws: Env, member: str) -> Any:
+    """A stats item the refresh cannot read, still listed in the member due index; its version before."""
+    done = aws.table("LOYALTY_TABLE").update_item(
+        Key={"pk": f"T#demo#M#{member}", "sk": "#STATS"},
+        UpdateExpression="SET version = :bad",
+        ExpressionAttributeValues={":bad": "not a number"},
+        ReturnValues="UPDATED_OLD",
+    )
+    return done["Attributes"]["version"]
+
+
+def _refresh_failure(aws: Env, member: str) -> dict[str, Any]:
+    key = {"pk": "T#demo#JOBS", "sk": f"FAILED#refresh_members#{member}"}
+    item: dict[str, Any] = aws.table("LOYALTY_TABLE").get_item(Key=key).get("Item") or {}
+    return item
+
+
+def _try(aws: Env, at: datetime) -> Any:
+    """A run of the refresh: its result, or the exception it failed with."""
+    try:
+        return aws.run_job(*JOB, at)
+    except Exception as err:  # noqa: BLE001 - the test looks at it
+        return err
+
+
+def test_a_member_whose_refresh_keeps_failing_is_parked_and_the_others_are_refreshed(
+    aws: Env, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from infra import ops
+    from loyalty import jobs
+    from tests.integration.test_sweep_failures import dynamodb_calls
+
+    now = aws.now
+    _send(aws, *(order_event(f"o-{m}", m, "20.00", at=_stamp(now - 29 * DAY)) for m in ("ann", "bob", "cid")))
+    _corrupt_stats(aws, "bob")
+    first = now + 2 * DAY
+    failed = _try(aws, first)
+    recorded = _refresh_failure(aws, "bob")
+    # bob stops neither ann nor cid
+    assert (_stats(aws, "ann")["lifecycle_stage"], _stats(aws, "cid")["lifecycle_stage"]) == ("active",) * 2
+    retried = _try(aws, first)  # Lambda's retry of the run counts once
+    outcomes = [_try(aws, first + timedelta(hours=n)) for n in range(1, 5)]
+    # The run fails while bob is retried; the fifth failed run parks him and succeeds.
+    assert [isinstance(o, jobs.JobFailed) for o in (failed, retried, *outcomes)] == [True] * 5 + [False]
+    assert isinstance(failed, jobs.JobFailed)
+    assert {k: failed.result[k] for k in ("read", "refreshed", "stage_changes", "failed", "parked")} == {
+        "read": 3,
+        "refreshed": 2,
+        "stage_changes": 2,
+        "failed": 1,
+        "parked": 0,
+    }
+    assert (recorded["state"], recorded["attempts"], recorded["error_class"]) == ("failed", 1, "ValueError")
+    assert recorded["item"] == "bob" and "@" not in str(recorded)
+    assert (outcomes[3]["read"], outcomes[3]["failed"], outcomes[3]["parked"]) == (1, 1, 1)
+    assert (_refresh_failure(aws, "bob")["state"], _refresh_failure(aws, "bob")["attempts"]) == ("parked", 5)
+    # Parked: skipped with no read of its own (one failure-record Query per tenant), and the run succeeds.
+    with dynamodb_calls() as calls:
+        later = aws.run_job(*JOB, first + timedelta(hours=5))
+    assert (later["read"], later["failed"], later["parked"]) == (0, 0, 0)
+    assert {operation for operation, _ in calls} == {"Query"}
+    jobs_reads = [p for _, p in calls if str(p["ExpressionAttributeValues"][":pk"]).endswith("#JOBS")]
+    assert len(jobs_reads) == 2  # demo and rival
+    assert _stats(aws, "bob")["lifecycle_stage"] == "new"
+    # Listed by the ops command.
+    capsys.readouterr()
+    table = aws.env["LOYALTY_TABLE"]
+    assert ops.main(["failures", "--table", table, "--job", "refresh_members", "--json"]) == 0
+    [line] = capsys.readouterr().out.splitlines()
+    listed = json.loads(line)
+    assert (listed["tenant_id"], listed["item"], listed["state"], listed["attempts"]) == (
+        "demo",
+        "bob",
+        "parked",
+        5,
+    )
+    assert ops.main(["failures", "--table", table]) == 0
+    [_, row] = capsys.readouterr().out.splitlines()
+    assert row.split()[:5] == ["demo", "refresh_members", "bob", "parked", "5"]
+
+
+def test_a_tenant_whose_member_due_index_cannot_be_read_does_not_stop_the_others(aws: Env) -> None:
+    from loyalty import jobs
+    from tests.conftest import OTHER_API_KEY
+    from tests.integration.test_sweep_failures import failing_queries
+
+    now = aws.now
+    _send(aws, order_event("o-1", "ann", "20.00", at=_stamp(now - 29 * DAY)))
+    theirs = order_event("o-2", "ray", "20.00", at=_stamp(now - 29 * DAY))
+    assert aws.call("POST", "/v1/events", theirs, key=OTHER_API_KEY).status == 202
+    aws.pump().drain()
+
+    def demo_due_index(params: dict[str, Any]) -> bool:
+        return str(params["ExpressionAttributeValues"][":pk"]).startswith("T#demo#DUE#member")
+
+    with failing_queries(demo_due_index):
+        failed = _try(aws, now + 2 * DAY)
+    # demo comes first in the registry; its failure does not stop rival's refresh
+    rival = aws.table("LOYALTY_TABLE").get_item(Key={"pk": "T#rival#M#ray", "sk": "#STATS"})["Item"]
+    assert (rival["lifecycle_stage"], _stats(aws, "ann")["lifecycle_stage"]) == ("active", "new")
+    assert isinstance(failed, jobs.JobFailed)
+    assert (failed.result["tenants_failed"], failed.result["refreshed"], failed.result["failed"]) == (1, 1, 0)
+    assert _refresh_failure(aws, "ann") == {}  # a tenant's failure is no member's
+    result = aws.run_job(*JOB, now + 2 * DAY + timedelta(hours=1))
+    assert (result["refreshed"], result["tenants_failed"]) == (1, 0)
+    assert _stats(aws, "ann")["lifecycle_stage"] == "active"

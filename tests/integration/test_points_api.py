@@ -36,7 +36,14 @@ def test_pending_points_release_through_the_sweep_after_the_return_window(aws: E
     aws.run_job("PointsSweep", "points_sweep", aws.now + timedelta(days=13))
     assert aws.call("GET", "/v1/members/m-1").json()["points"]["pending"] == 300
     result = aws.run_job("PointsSweep", "points_sweep", aws.now + timedelta(days=15))
-    assert result == {"members": 1, "commits": 1, "failed": 0, "deferred": False}
+    assert result == {
+        "members": 1,
+        "commits": 1,
+        "failed": 0,
+        "parked": 0,
+        "tenants_failed": 0,
+        "deferred": False,
+    }
     points = aws.call("GET", "/v1/members/m-1").json()["points"]
     assert (points["available"], points["pending"]) == (500, 0)
     again = aws.run_job("PointsSweep", "points_sweep", aws.now + timedelta(days=15))
@@ -44,6 +51,8 @@ def test_pending_points_release_through_the_sweep_after_the_return_window(aws: E
         "members": 0,
         "commits": 0,
         "failed": 0,
+        "parked": 0,
+        "tenants_failed": 0,
         "deferred": False,
     }  # nothing due: the index moved on
 
