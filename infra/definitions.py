@@ -188,7 +188,7 @@ MEMBERS_API = FunctionDef(
 ADMIN_API = FunctionDef(
     logical_id="AdminApi",
     handler="ingest.admin.lambda_handler",
-    description="Tenant administration: storefronts and their keys (admin key only)",
+    description="Tenant administration: storefronts and their keys, admin keys, the audit trail",
     tables={"LoyaltyTable": "write"},
     routes=(
         RouteDef("POST", "/v1/admin/storefronts"),

@@ -1,6 +1,8 @@
-"""Admin API (admin credential only): storefronts, their keys and request rate limits.
+"""Admin API (admin credential only): storefronts, their keys and request rate limits,
+the tenant's admin keys, and the audit trail of admin actions.
 
-A new key's secret is returned once, at creation; only its hash is stored."""
+A new key's secret is returned once, at creation; only its hash is stored. Every
+change made here is recorded in the audit trail in the same transaction."""
 
 from __future__ import annotations
 
@@ -9,17 +11,18 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ingest import storefronts
-from loyalty import credentials, throttle
+from loyalty import audit, credentials, throttle
 from loyalty.api import (
     ADMIN_SECURITY,
     ERROR_RESPONSES,
     ID_PATTERN,
+    Caller,
     ErrorResponse,
     caller,
     create_resolver,
@@ -27,7 +30,7 @@ from loyalty.api import (
     request_time,
     resolve,
 )
-from loyalty.credentials import Scope, Storefront
+from loyalty.credentials import AdminKeys, Scope, Storefront, StorefrontKey
 from loyalty.errors import Conflict, NotFound, ValidationFailed
 from loyalty.settings import get_settings
 from loyalty.timeutil import iso
@@ -115,16 +118,36 @@ class CreatedStorefrontOut(BaseModel):
     key: NewKeyOut
 
 
+class AdminKeysOut(BaseModel):
+    keys: list[KeyOut] = Field(description="The tenant's admin keys, oldest first, revoked ones included")
+
+
+class AuditEntryOut(BaseModel):
+    at: str = Field(description="When the request that made the change was received")
+    action: audit.Action
+    target: str = Field(description="The storefront, key, adjustment or member the action was on")
+    actor_role: audit.ActorRole = Field(
+        description="admin or storefront: the kind of key that made the request; operator: make tenant"
+    )
+    actor_key_id: str = Field(description="The id of the key that made the request (never the key)")
+    actor_storefront: str | None = Field(description="The storefront of a storefront key")
+    details: dict[str, Any] = Field(
+        description="A few facts of the action: storefront, scopes, limit, points, reason, ..."
+    )
+
+
+class AuditPage(BaseModel):
+    entries: list[AuditEntryOut] = Field(description="Newest first")
+    next_cursor: str | None = Field(description="Pass as cursor for the next page; null on the last")
+
+
 def _out(storefront: Storefront) -> StorefrontOut:
     return StorefrontOut(
         storefront_id=storefront.storefront_id,
         name=storefront.name,
         channel=storefront.channel,
         created_at=storefront.created_at,
-        keys=[
-            KeyOut(key_id=k.key_id, created_at=k.created_at, revoked_at=k.revoked_at)
-            for k in sorted(storefront.keys.values(), key=lambda k: k.created_at)
-        ],
+        keys=[_key_out(k) for k in sorted(storefront.keys.values(), key=lambda k: k.created_at)],
         rate_limit_per_second=storefront.rate_limit_per_second or get_settings().storefront_rate_limit,
         scopes=list(storefront.granted),
     )
@@ -141,6 +164,14 @@ def _within_stage_limit(limit: int | None) -> None:
 
 def _table() -> str:
     return get_settings().require("loyalty_table")
+
+
+def _actor(admin: Caller) -> audit.Actor:
+    return audit.Actor("admin", admin.key_id)
+
+
+def _key_out(key: StorefrontKey) -> KeyOut:
+    return KeyOut(key_id=key.key_id, created_at=key.created_at, revoked_at=key.revoked_at)
 
 
 def _load(tenant: str, storefront_id: str) -> Storefront:
@@ -165,7 +196,8 @@ _MISSING = json_response("Unknown storefront or key", ErrorResponse)
     tags=["admin"],
 )
 def post_storefront(body: Annotated[StorefrontIn, Body()]) -> Response[Any]:
-    tenant = caller(app, role="admin").tenant_id
+    admin = caller(app, role="admin")
+    tenant = admin.tenant_id
     _within_stage_limit(body.rate_limit_per_second)
     now = request_time(app)
     key_id, plaintext = credentials.new_key("storefront")
@@ -181,8 +213,12 @@ def post_storefront(body: Annotated[StorefrontIn, Body()]) -> Response[Any]:
         scopes=_ordered(body.scopes) if body.scopes is not None else None,
     )
     storefront = storefronts.add_key(empty, key_id, plaintext, iso(now))
+    details: dict[str, Any] = {"channel": body.channel, "key_id": key_id, "scopes": list(storefront.granted)}
+    if body.rate_limit_per_second is not None:
+        details["rate_limit_per_second"] = body.rate_limit_per_second
+    entry = audit.entry_item(tenant, now, _actor(admin), "storefront.created", body.storefront_id, details)
     try:
-        credentials.create_storefront(_table(), storefront, key_id, plaintext, now)
+        credentials.create_storefront(_table(), storefront, key_id, plaintext, now, [entry])
     except credentials.StorefrontExists as err:
         raise Conflict("a storefront with this id exists", field="storefront_id") from err
     logger.info("storefront created", extra={"storefront": body.storefront_id, "key_id": key_id})
@@ -212,18 +248,33 @@ def get_storefront(storefront_id: StorefrontId) -> StorefrontOut:
     tags=["admin"],
 )
 def patch_storefront(storefront_id: StorefrontId, body: Annotated[StorefrontPatch, Body()]) -> StorefrontOut:
-    tenant = caller(app, role="admin").tenant_id
+    admin = caller(app, role="admin")
+    tenant = admin.tenant_id
     _within_stage_limit(body.rate_limit_per_second)
-    updated: Storefront | None = None
+    now = request_time(app)
+    scopes = _ordered(body.scopes) if body.scopes is not None else None
+    entries = []
     if body.rate_limit_per_second is not None:
-        updated = credentials.set_rate_limit(_table(), tenant, storefront_id, body.rate_limit_per_second)
-        if updated is None:
-            raise NotFound("no such storefront", field="storefront_id")
-    if body.scopes is not None:
-        updated = credentials.set_scopes(_table(), tenant, storefront_id, _ordered(body.scopes))
-        if updated is None:
-            raise NotFound("no such storefront", field="storefront_id")
-    assert updated is not None  # the model asks for one of the two
+        limit = {"rate_limit_per_second": body.rate_limit_per_second}
+        entries.append(
+            audit.entry_item(tenant, now, _actor(admin), "storefront.rate_limit_set", storefront_id, limit)
+        )
+    if scopes is not None:
+        entries.append(
+            audit.entry_item(
+                tenant, now, _actor(admin), "storefront.scopes_set", storefront_id, {"scopes": scopes}
+            )
+        )
+    updated = credentials.set_access(
+        _table(),
+        tenant,
+        storefront_id,
+        rate_limit=body.rate_limit_per_second,
+        scopes=scopes,
+        audit_entries=entries,
+    )
+    if updated is None:
+        raise NotFound("no such storefront", field="storefront_id")
     logger.info(
         "storefront updated",
         extra={
@@ -253,14 +304,17 @@ def _ordered(scopes: Sequence[str]) -> list[str]:
     tags=["admin"],
 )
 def post_key(storefront_id: StorefrontId) -> Response[Any]:
-    tenant = caller(app, role="admin").tenant_id
+    admin = caller(app, role="admin")
+    tenant = admin.tenant_id
     now = request_time(app)
     key_id, plaintext = credentials.new_key("storefront")
+    details = {"storefront_id": storefront_id}
     for _ in range(MAX_ATTEMPTS):
         before = _load(tenant, storefront_id)
         after = storefronts.add_key(before, key_id, plaintext, iso(now))
+        entry = audit.entry_item(tenant, now, _actor(admin), "key.issued", key_id, details)
         try:
-            credentials.save_keys(_table(), before, after, now, plaintext=plaintext)
+            credentials.save_keys(_table(), before, after, now, plaintext=plaintext, audit_entries=[entry])
         except credentials.StaleStorefront:
             continue
         logger.info("storefront key issued", extra={"storefront": storefront_id, "key_id": key_id})
@@ -277,20 +331,161 @@ def post_key(storefront_id: StorefrontId) -> Response[Any]:
     tags=["admin"],
 )
 def delete_key(storefront_id: StorefrontId, key_id: KeyId) -> Response[Any]:
-    tenant = caller(app, role="admin").tenant_id
+    admin = caller(app, role="admin")
+    tenant = admin.tenant_id
     now = request_time(app)
+    details = {"storefront_id": storefront_id}
     for _ in range(MAX_ATTEMPTS):
         before = _load(tenant, storefront_id)
         after, revoked = storefronts.revoke_key(before, key_id, iso(now))
         if after is before:
             return Response(204, "application/json", "")
+        entry = audit.entry_item(tenant, now, _actor(admin), "key.revoked", key_id, details)
         try:
-            credentials.save_keys(_table(), before, after, now, revoked_hash=revoked.key_hash)
+            credentials.save_keys(
+                _table(), before, after, now, revoked_hash=revoked.key_hash, audit_entries=[entry]
+            )
         except credentials.StaleStorefront:
             continue
         logger.info("storefront key revoked", extra={"storefront": storefront_id, "key_id": key_id})
         return Response(204, "application/json", "")
     raise Conflict("the storefront is changing; retry", code="concurrent_update")
+
+
+# Admin keys ------------------------------------------------------------------
+
+
+def _caller_secret() -> str | None:
+    return app.current_event.get_header_value("x-api-key", case_sensitive=False)
+
+
+def _admin_keys(tenant: str) -> tuple[AdminKeys | None, AdminKeys]:
+    """The stored list (None before the tenant's first write) and the list as it should
+    be: with the calling key added when it is missing (an admin key registered before
+    the list existed), so it can be listed, counted and revoked like any other."""
+    before = credentials.get_admin_keys(_table(), tenant)
+    current = before or AdminKeys(tenant_id=tenant, keys={}, version=0)
+    secret = _caller_secret()
+    if secret and not any(k.key_hash == credentials.hash_key(secret) for k in current.keys.values()):
+        own = credentials.admin_key(_table(), tenant, secret)
+        if own is not None:
+            current = storefronts.adopt_key(current, own)
+    return before, current
+
+
+def _is_callers(key: StorefrontKey, admin: Caller) -> bool:
+    secret = _caller_secret()
+    if secret:
+        return key.key_hash == credentials.hash_key(secret)
+    return bool(admin.key_id) and key.key_id == admin.key_id
+
+
+_ADMIN_KEY_MISSING = json_response("Unknown key", ErrorResponse)
+
+
+@app.get(
+    "/v1/admin/keys",
+    summary="The tenant's admin keys (never the secrets)",
+    responses={200: json_response("The admin keys", AdminKeysOut), **ERROR_RESPONSES},
+    security=ADMIN_SECURITY,
+    tags=["admin"],
+)
+def get_admin_keys() -> AdminKeysOut:
+    _, current = _admin_keys(caller(app, role="admin").tenant_id)
+    ordered = sorted(current.keys.values(), key=lambda k: (k.created_at, k.key_id))
+    return AdminKeysOut(keys=[_key_out(k) for k in ordered])
+
+
+@app.post(
+    "/v1/admin/keys",
+    summary="Issue another admin key (at most two active: rotate, then revoke the old one)",
+    responses={
+        201: json_response("The new key", NewKeyOut),
+        409: json_response("Two admin keys are active already", ErrorResponse),
+        **ERROR_RESPONSES,
+    },
+    security=ADMIN_SECURITY,
+    tags=["admin"],
+)
+def post_admin_key() -> Response[Any]:
+    admin = caller(app, role="admin")
+    tenant = admin.tenant_id
+    now = request_time(app)
+    key_id, plaintext = credentials.new_key("admin")
+    for _ in range(MAX_ATTEMPTS):
+        before, current = _admin_keys(tenant)
+        after = storefronts.add_key(current, key_id, plaintext, iso(now), holder="a tenant")
+        entry = audit.entry_item(tenant, now, _actor(admin), "admin_key.issued", key_id)
+        try:
+            credentials.save_admin_keys(
+                _table(), before, after, now, plaintext=plaintext, audit_entries=[entry]
+            )
+        except credentials.StaleAdminKeys:
+            continue
+        logger.info("admin key issued", extra={"key_id": key_id})
+        out = NewKeyOut(key_id=key_id, created_at=iso(now), revoked_at=None, api_key=plaintext)
+        return Response(201, "application/json", out.model_dump_json())
+    raise Conflict("the admin keys are changing; retry", code="concurrent_update")
+
+
+@app.delete(
+    "/v1/admin/keys/<key_id>",
+    summary="Revoke an admin key, not the one making the request "
+    "(effective at once; API Gateway may honour a cached decision up to 300 s)",
+    responses={
+        204: {"description": "Revoked (also when already revoked)"},
+        404: _ADMIN_KEY_MISSING,
+        409: json_response("The key is the one making the request", ErrorResponse),
+        **ERROR_RESPONSES,
+    },
+    security=ADMIN_SECURITY,
+    tags=["admin"],
+)
+def delete_admin_key(key_id: KeyId) -> Response[Any]:
+    admin = caller(app, role="admin")
+    tenant = admin.tenant_id
+    now = request_time(app)
+    for _ in range(MAX_ATTEMPTS):
+        before, current = _admin_keys(tenant)
+        key = current.keys.get(key_id)
+        if key is not None and key.revoked_at is None and _is_callers(key, admin):
+            raise Conflict(
+                "a key cannot revoke itself: revoke it with another admin key",
+                field="key_id",
+                code="own_key",
+            )
+        after, revoked = storefronts.revoke_key(current, key_id, iso(now))
+        if after is current:
+            return Response(204, "application/json", "")
+        entry = audit.entry_item(tenant, now, _actor(admin), "admin_key.revoked", key_id)
+        try:
+            credentials.save_admin_keys(
+                _table(), before, after, now, revoked_hash=revoked.key_hash, audit_entries=[entry]
+            )
+        except credentials.StaleAdminKeys:
+            continue
+        logger.info("admin key revoked", extra={"key_id": key_id})
+        return Response(204, "application/json", "")
+    raise Conflict("the admin keys are changing; retry", code="concurrent_update")
+
+
+# Audit trail -------------------------------------------------------------------
+
+
+@app.get(
+    "/v1/admin/audit",
+    summary="The tenant's audit trail of admin actions, newest first",
+    responses={200: json_response("One page of audit entries", AuditPage), **ERROR_RESPONSES},
+    security=ADMIN_SECURITY,
+    tags=["admin"],
+)
+def get_audit(
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> AuditPage:
+    tenant = caller(app, role="admin").tenant_id
+    found, next_cursor = audit.entries(_table(), tenant, limit, cursor)
+    return AuditPage(entries=[AuditEntryOut.model_validate(e) for e in found], next_cursor=next_cursor)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from ingest import erasure, member_view, projection, timeline
 from ingest.member_models import MemberOut, MemberUpdate
 from ingest.profile_store import ProfileStore
+from loyalty import audit
 from loyalty.api import (
     ERROR_RESPONSES,
     SECURITY,
@@ -28,7 +29,7 @@ from loyalty.api import (
 from loyalty.errors import Conflict, NotFound
 from loyalty.program import get_program
 from loyalty.settings import get_settings
-from loyalty.timeutil import iso
+from loyalty.timeutil import iso, local_day
 
 logger = Logger(service="ingest")
 tracer = Tracer(service="ingest")
@@ -88,8 +89,10 @@ def put_member(member_id: MemberId, body: Annotated[MemberUpdate, Body()]) -> Me
     tags=["members"],
 )
 def delete_member(member_id: MemberId) -> Response[Any]:
-    tenant = caller(app, scope="members:erase").tenant_id
+    storefront = caller(app, scope="members:erase")
+    tenant = storefront.tenant_id
     settings = get_settings()
+    now = request_time(app)
     store = ProfileStore(settings.require("loyalty_table"))
     table = settings.require("loyalty_table")
     events_table = settings.require("events_table")
@@ -98,10 +101,22 @@ def delete_member(member_id: MemberId) -> Response[Any]:
         raise NotFound("no such member", field="member_id")
     # The stamp first: from now on intake stores nothing personal of the member;
     # then what was stored before is scrubbed.
-    store.erase(tenant, member_id, iso(request_time(app)))
+    store.erase(tenant, member_id, iso(now))
     scrubbed = timeline.scrub_personal_data(events_table, tenant, member_id)
     tickets = erasure.erase_tickets(table, tenant, member_id)
     erasure.erase_claim_texts(table, tenant, member_id)
+    # Once per member and program day: a retried erasure is one entry, and one retried
+    # after a failure between the erasure and its entry writes it then.
+    entry = audit.entry_item(
+        tenant,
+        now,
+        audit.Actor("storefront", storefront.key_id, storefront.storefront),
+        "member.erased",
+        member_id,
+        {"events_scrubbed": scrubbed, "tickets_scrubbed": tickets},
+    )
+    day = local_day(now, settings.tz).isoformat()
+    audit.record_once(table, entry, f"member.erased#{member_id}#{day}")
     logger.info("member erased", extra={"events_scrubbed": scrubbed, "tickets_scrubbed": tickets})
     metrics.add_metric(name="MembersErased", unit=MetricUnit.Count, value=1)
     return Response(204, "application/json", "")

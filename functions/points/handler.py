@@ -13,8 +13,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from loyalty import audit, keys
 from loyalty import cursor as cursors
-from loyalty import keys
 from loyalty.api import (
     ADMIN_SECURITY,
     ERROR_RESPONSES,
@@ -211,6 +211,24 @@ def post_adjustment(member_id: MemberId, body: Annotated[AdjustmentIn, Body()]) 
     logger.info(
         "points adjusted",
         extra={"adjustment_id": body.adjustment_id, "points": body.points, "applied": done.applied},
+    )
+    # Once per adjustment: a replay writes the entry only if the first request failed
+    # before it could (the adjustment applied, the entry not yet written).
+    entry = audit.entry_item(
+        admin.tenant_id,
+        request_time(app),
+        audit.Actor("admin", admin.key_id),
+        "points.adjusted",
+        body.adjustment_id,
+        {
+            "member_id": member_id,
+            "points": done.result["points"],
+            "applied_points": done.result["applied_points"],
+            "reason": done.result["reason"],
+        },
+    )
+    audit.record_once(
+        get_settings().require("loyalty_table"), entry, f"points.adjusted#{member_id}#{body.adjustment_id}"
     )
     return Response(201, "application/json", AdjustmentOut.model_validate(done.result).model_dump_json())
 

@@ -257,6 +257,7 @@ def test_make_tenant_bootstraps_a_tenant_and_prints_its_admin_key_once(local: Lo
     status, body = local.request("POST", "/v1/admin/storefronts", storefront, key=created["admin_key"])
     assert status == 201
     order = order_event("acme-o1", "acme-m1", "10.00")
+    order["occurred_at"] = local.request("GET", "/_local/clock", key=None)[1]["now"]
     assert local.request("POST", "/v1/events", order, key=body["key"]["api_key"])[0] == 202
     again = subprocess.run(command, cwd=ROOT, env=module_env(), capture_output=True, text=True, timeout=120)  # noqa: S603
     assert again.returncode != 0 and "exists" in again.stderr and "adm_" not in again.stdout

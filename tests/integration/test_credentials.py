@@ -158,3 +158,26 @@ def test_scopes_limit_every_route_and_a_patch_changes_them(aws: Env) -> None:
     assert bad.status == 400
     empty = aws.call("PATCH", "/v1/admin/storefronts/kiosk", {}, key=ADMIN)
     assert empty.status == 400
+
+
+def test_a_key_change_and_its_audit_entry_commit_together(aws: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    from loyalty import audit
+
+    _create(aws)
+    monkeypatch.setattr(audit.secrets, "token_hex", lambda n: "0" * (2 * n))
+    # An entry already stored under the sort key the next change would write: its put
+    # fails, so the whole transaction does.
+    blocker = audit.entry_item("demo", aws.now, audit.OPERATOR, "key.issued", "blocker")
+    aws.table("LOYALTY_TABLE").put_item(Item=blocker)
+    assert aws.call("POST", "/v1/admin/storefronts/pos-berlin/keys", key=ADMIN).status == 500
+    keys = aws.call("GET", "/v1/admin/storefronts/pos-berlin", key=ADMIN).json()["keys"]
+    assert len(keys) == 1  # no key without its audit entry
+    monkeypatch.undo()
+    issued = aws.call("POST", "/v1/admin/storefronts/pos-berlin/keys", key=ADMIN)
+    assert issued.status == 201
+    trail = aws.call("GET", "/v1/admin/audit", key=ADMIN).json()["entries"]
+    assert {(e["action"], e["target"]) for e in trail} == {
+        ("key.issued", "blocker"),
+        ("key.issued", issued.json()["key_id"]),
+        ("storefront.created", "pos-berlin"),
+    }

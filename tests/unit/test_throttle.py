@@ -199,3 +199,43 @@ def test_resolve_counts_storefront_keys_only(dynamo: FakeDynamo, settings: Any, 
     for _ in range(5):
         assert api.resolve(app, _event(**identity), None)["statusCode"] == 200  # type: ignore[arg-type]
     assert dynamo.calls == []
+
+
+def test_a_high_limit_is_split_over_shards_that_add_up_to_it() -> None:
+    assert throttle.shard_limits(100) == [100]
+    assert throttle.shard_limits(500) == [500]
+    assert throttle.shard_limits(501) == [251, 250]
+    assert throttle.shard_limits(10_000) == [500] * 20
+    assert all(
+        sum(throttle.shard_limits(n)) == n and max(throttle.shard_limits(n)) <= throttle.SHARD_CAPACITY
+        for n in range(1, 10_001, 37)
+    )
+
+
+def test_shards_never_admit_more_than_the_limit_and_no_item_takes_more_than_its_share(
+    dynamo: FakeDynamo,
+) -> None:
+    import random as stdlib_random
+
+    chooser = stdlib_random.Random(7)
+    admitted = sum(
+        throttle.admit("t", "demo", "pos-1", 1_200, now=SECOND + 0.5, pick=chooser.randrange).admitted
+        for _ in range(1_500)
+    )
+    assert 1_190 <= admitted <= 1_200  # a request refused by two full shards may leave a little unused
+    assert {k[0] for k in dynamo.hits} == {
+        "T#demo#THROTTLE#pos-1",
+        "T#demo#THROTTLE#pos-1#1",
+        "T#demo#THROTTLE#pos-1#2",
+    }
+    assert max(dynamo.hits.values()) <= 400
+    writes_per_admitted = len(dynamo.calls) / 1_500
+    assert writes_per_admitted < 2
+
+
+def test_a_full_shard_sends_the_request_to_another(dynamo: FakeDynamo) -> None:
+    for _ in range(251):  # the first shard first every time, until it is full
+        assert throttle.admit("t", "demo", "pos-1", 501, now=SECOND, pick=lambda n: 0).admitted
+    assert dynamo.hits[("T#demo#THROTTLE#pos-1", f"W#{SECOND}")] == 251
+    assert throttle.admit("t", "demo", "pos-1", 501, now=SECOND, pick=lambda n: 0).admitted  # to shard 1
+    assert dynamo.hits[("T#demo#THROTTLE#pos-1#1", f"W#{SECOND}")] == 1

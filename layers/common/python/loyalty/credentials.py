@@ -2,9 +2,13 @@
 
 A key is ``<prefix>_<key_id>_<secret>`` with 256 random bits; only its SHA-256
 is stored (a fast hash suffices for a high-entropy secret). Each storefront
-(tenant, channel) may hold two active keys, so a key can be rotated without
-downtime; revoking a key deactivates it at once in the table (API Gateway may
-keep a cached authorizer decision for up to its cache TTL, 300 s).
+(tenant, channel) may hold two active keys, and so may each tenant's admin keys,
+so a key can be rotated without downtime; revoking a key deactivates it at once
+in the table (API Gateway may keep a cached authorizer decision for up to its
+cache TTL, 300 s). A storefront's keys are listed on its item, a tenant's admin
+keys on its admin-keys item (``TENANT#<t>`` / ``ADMINKEYS``); each key change
+writes the list (optimistic on its ``version``), the credential and the audit
+entry in one transaction.
 
 A storefront may carry its own request rate limit (``rate_limit_per_second``);
 without one, the deployment default (``STOREFRONT_RATE_LIMIT``) applies. The
@@ -15,19 +19,22 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
-from loyalty import aws, keys
-from loyalty.dynamo import cancellation_codes, is_condition_failure, transact_write
+from loyalty import audit, aws, keys
+from loyalty.commit import LostRace, optimistic
+from loyalty.dynamo import cancellation_codes, transact_write
 from loyalty.tenants import Tenant, tenant_item
 from loyalty.timeutil import iso
 
 Role = Literal["storefront", "admin"]
 KEY_SK = "KEY"
+ADMIN_KEYS_SK = "ADMINKEYS"
 Scope = Literal[
     "events:write",
     "members:read",
@@ -66,14 +73,19 @@ class StorefrontKey(BaseModel):
     revoked_at: str | None = None
 
 
-class Storefront(BaseModel):
+class KeyRing(BaseModel):
+    """Keys by id (active and revoked) and the version the list is written under."""
+
+    keys: dict[str, StorefrontKey]
+    version: int
+
+
+class Storefront(KeyRing):
     tenant_id: str
     storefront_id: str
     name: str
     channel: str
     created_at: str
-    keys: dict[str, StorefrontKey]
-    version: int
     rate_limit_per_second: int | None = None  # None: the deployment default
     scopes: list[str] | None = None  # None: DEFAULT_SCOPES
 
@@ -82,12 +94,22 @@ class Storefront(BaseModel):
         return tuple(self.scopes) if self.scopes is not None else DEFAULT_SCOPES
 
 
+class AdminKeys(KeyRing):
+    """A tenant's admin keys; version 0 until first written."""
+
+    tenant_id: str
+
+
 class StorefrontExists(Exception):
     pass
 
 
 class StaleStorefront(Exception):
     """The storefront changed between read and write; read again and retry."""
+
+
+class StaleAdminKeys(Exception):
+    """The tenant's admin keys changed between read and write; read again and retry."""
 
 
 def hash_key(plaintext: str) -> str:
@@ -172,46 +194,58 @@ def storefront_access(table_name: str, tenant: str, storefront_id: str) -> tuple
     )
 
 
-def set_scopes(table_name: str, tenant: str, storefront_id: str, scopes: list[str]) -> Storefront | None:
-    """Replace the storefront's scopes; None when there is no such storefront."""
+def set_access(
+    table_name: str,
+    tenant: str,
+    storefront_id: str,
+    *,
+    rate_limit: int | None = None,
+    scopes: list[str] | None = None,
+    audit_entries: Sequence[dict[str, Any]] = (),
+) -> Storefront | None:
+    """Set the storefront's limit, its scopes, or both, with their audit entries, in one
+    transaction; None when there is no such storefront. The version moves too, so a
+    concurrent key change (a Put of the whole item) retries instead of writing the old
+    values back."""
+    sets = ["version = version + :one"]
+    values: dict[str, Any] = {":one": 1}
+    if rate_limit is not None:
+        sets.append("rate_limit_per_second = :limit")
+        values[":limit"] = rate_limit
+    if scopes is not None:
+        sets.append("scopes = :scopes")
+        values[":scopes"] = scopes
     try:
-        item = aws.table(table_name).update_item(
-            Key=_storefront_key(tenant, storefront_id),
-            UpdateExpression="SET scopes = :scopes, version = version + :one",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":scopes": scopes, ":one": 1},
-            ReturnValues="ALL_NEW",
-        )["Attributes"]
+        transact_write(
+            [
+                {
+                    "Update": {
+                        "TableName": table_name,
+                        "Key": _storefront_key(tenant, storefront_id),
+                        "UpdateExpression": "SET " + ", ".join(sets),
+                        "ConditionExpression": "attribute_exists(pk)",
+                        "ExpressionAttributeValues": values,
+                    }
+                },
+                *(audit.put_op(table_name, entry) for entry in audit_entries),
+            ]
+        )
     except ClientError as err:
-        if is_condition_failure(err):
+        if cancellation_codes(err)[:1] == ["ConditionalCheckFailed"]:
             return None
         raise
-    return _storefront_from(item)
-
-
-def set_rate_limit(table_name: str, tenant: str, storefront_id: str, limit: int) -> Storefront | None:
-    """Set the storefront's limit; None when there is no such storefront. The version
-    moves too, so a concurrent key change (a Put of the whole item) retries instead
-    of writing the old limit back."""
-    try:
-        item = aws.table(table_name).update_item(
-            Key=_storefront_key(tenant, storefront_id),
-            UpdateExpression="SET rate_limit_per_second = :limit, version = version + :one",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":limit": limit, ":one": 1},
-            ReturnValues="ALL_NEW",
-        )["Attributes"]
-    except ClientError as err:
-        if is_condition_failure(err):
-            return None
-        raise
-    return _storefront_from(item)
+    return get_storefront(table_name, tenant, storefront_id)
 
 
 def create_storefront(
-    table_name: str, storefront: Storefront, key_id: str, plaintext: str, now: datetime
+    table_name: str,
+    storefront: Storefront,
+    key_id: str,
+    plaintext: str,
+    now: datetime,
+    audit_entries: Sequence[dict[str, Any]] = (),
 ) -> None:
-    """The storefront and its first key, together."""
+    """The storefront and its first key, together (with their audit entries)."""
     item = _storefront_item(storefront)
     credential = Credential(
         tenant_id=storefront.tenant_id,
@@ -230,19 +264,38 @@ def create_storefront(
                         "ConditionExpression": "attribute_not_exists(pk)",
                     }
                 },
-                {
-                    "Put": {
-                        "TableName": table_name,
-                        "Item": _credential_item(plaintext, credential, now),
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                },
+                _new_credential_op(table_name, plaintext, credential, now),
+                *(audit.put_op(table_name, entry) for entry in audit_entries),
             ]
         )
     except ClientError as err:
         if cancellation_codes(err)[:1] == ["ConditionalCheckFailed"]:
             raise StorefrontExists(storefront.storefront_id) from err
         raise
+
+
+def _new_credential_op(
+    table_name: str, plaintext: str, credential: Credential, now: datetime
+) -> dict[str, Any]:
+    return {
+        "Put": {
+            "TableName": table_name,
+            "Item": _credential_item(plaintext, credential, now),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
+
+
+def _deactivate_op(table_name: str, key_hash: str) -> dict[str, Any]:
+    return {
+        "Update": {
+            "TableName": table_name,
+            "Key": {"pk": keys.api_key_pk(key_hash), "sk": KEY_SK},
+            "UpdateExpression": "SET active = :f",
+            "ExpressionAttributeValues": {":f": False},
+            "ConditionExpression": "attribute_exists(pk)",
+        }
+    }
 
 
 def save_keys(
@@ -253,9 +306,11 @@ def save_keys(
     *,
     plaintext: str | None = None,
     revoked_hash: str | None = None,
+    audit_entries: Sequence[dict[str, Any]] = (),
 ) -> None:
     """Write the storefront's new key list (optimistic on its version) together with
-    the credential it adds (``plaintext``) or deactivates (``revoked_hash``)."""
+    the credential it adds (``plaintext``) or deactivates (``revoked_hash``) and the
+    audit entries."""
     ops: list[dict[str, Any]] = [
         {
             "Put": {
@@ -275,27 +330,10 @@ def save_keys(
             key_id=key_id,
             active=True,
         )
-        ops.append(
-            {
-                "Put": {
-                    "TableName": table_name,
-                    "Item": _credential_item(plaintext, credential, now),
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            }
-        )
+        ops.append(_new_credential_op(table_name, plaintext, credential, now))
     if revoked_hash is not None:
-        ops.append(
-            {
-                "Update": {
-                    "TableName": table_name,
-                    "Key": {"pk": keys.api_key_pk(revoked_hash), "sk": KEY_SK},
-                    "UpdateExpression": "SET active = :f",
-                    "ExpressionAttributeValues": {":f": False},
-                    "ConditionExpression": "attribute_exists(pk)",
-                }
-            }
-        )
+        ops.append(_deactivate_op(table_name, revoked_hash))
+    ops += [audit.put_op(table_name, entry) for entry in audit_entries]
     try:
         transact_write(ops)
     except ClientError as err:
@@ -331,8 +369,101 @@ def register_storefront(
     create_storefront(table_name, storefront, key_id, plaintext, now)
 
 
+# Admin keys ------------------------------------------------------------------
+
+
+def _admin_keys_key(tenant: str) -> dict[str, str]:
+    return {"pk": keys.tenant_pk(tenant), "sk": ADMIN_KEYS_SK}
+
+
+def get_admin_keys(table_name: str, tenant: str) -> AdminKeys | None:
+    """The tenant's admin keys; None for a tenant whose keys were all registered before
+    the list existed."""
+    item = aws.table(table_name).get_item(Key=_admin_keys_key(tenant), ConsistentRead=True).get("Item")
+    return AdminKeys.model_validate({**item, "version": int(item["version"])}) if item else None
+
+
+def _admin_keys_item(ring: AdminKeys) -> dict[str, Any]:
+    return {**_admin_keys_key(ring.tenant_id), "kind": "admin_keys", **ring.model_dump(mode="json")}
+
+
+def admin_key(table_name: str, tenant: str, plaintext: str) -> StorefrontKey | None:
+    """The active admin key of ``tenant`` with this secret, as its credential records it
+    (a key registered before the tenant's admin-keys list existed is found this way:
+    from the secret of the request that uses it)."""
+    key_hash = hash_key(plaintext)
+    item = (
+        aws.table(table_name)
+        .get_item(Key={"pk": keys.api_key_pk(key_hash), "sk": KEY_SK}, ConsistentRead=True)
+        .get("Item")
+    )
+    if not item or item.get("role") != "admin" or item.get("tenant_id") != tenant or not item.get("active"):
+        return None
+    return StorefrontKey(
+        key_id=str(item.get("key_id") or key_hash[:12]),
+        key_hash=key_hash,
+        created_at=str(item.get("created_at", "")),
+    )
+
+
+def save_admin_keys(
+    table_name: str,
+    before: AdminKeys | None,
+    after: AdminKeys,
+    now: datetime,
+    *,
+    plaintext: str | None = None,
+    revoked_hash: str | None = None,
+    audit_entries: Sequence[dict[str, Any]] = (),
+) -> None:
+    """Write the tenant's new admin-key list (optimistic on its version, or created when
+    ``before`` is None) together with the credential it adds (``plaintext``) or
+    deactivates (``revoked_hash``) and the audit entries."""
+    condition: dict[str, Any] = (
+        {"ConditionExpression": "attribute_not_exists(pk)"}
+        if before is None
+        else {"ConditionExpression": "version = :v", "ExpressionAttributeValues": {":v": before.version}}
+    )
+    ops: list[dict[str, Any]] = [
+        {"Put": {"TableName": table_name, "Item": _admin_keys_item(after), **condition}}
+    ]
+    if plaintext is not None:
+        key_hash = hash_key(plaintext)
+        key_id = next(k.key_id for k in after.keys.values() if k.key_hash == key_hash)
+        credential = Credential(tenant_id=after.tenant_id, role="admin", key_id=key_id, active=True)
+        ops.append(_new_credential_op(table_name, plaintext, credential, now))
+    if revoked_hash is not None:
+        ops.append(_deactivate_op(table_name, revoked_hash))
+    ops += [audit.put_op(table_name, entry) for entry in audit_entries]
+    try:
+        transact_write(ops)
+    except ClientError as err:
+        if cancellation_codes(err)[:1] == ["ConditionalCheckFailed"]:
+            raise StaleAdminKeys(after.tenant_id) from err
+        raise
+
+
 def register_admin_key(table_name: str, tenant: str, plaintext: str, now: datetime) -> None:
-    put_credential(table_name, plaintext, Credential(tenant_id=tenant, role="admin", active=True), now)
+    """Bootstrap: an admin key with a given secret (the local stack's ``local-admin-key``,
+    test fixtures), listed on the tenant's admin keys so it can be rotated away. Keys
+    issued through the admin API are random instead. Registering the same key again
+    rewrites its credential."""
+    key = StorefrontKey(key_id=hash_key(plaintext)[:12], key_hash=hash_key(plaintext), created_at=iso(now))
+
+    def attempt() -> None:
+        before = get_admin_keys(table_name, tenant)
+        if before is not None and key.key_id in before.keys:
+            credential = Credential(tenant_id=tenant, role="admin", key_id=key.key_id, active=True)
+            put_credential(table_name, plaintext, credential, now)
+            return
+        ring = before or AdminKeys(tenant_id=tenant, keys={}, version=0)
+        after = ring.model_copy(update={"keys": {**ring.keys, key.key_id: key}, "version": ring.version + 1})
+        try:
+            save_admin_keys(table_name, before, after, now, plaintext=plaintext)
+        except StaleAdminKeys as err:
+            raise LostRace(tenant) from err
+
+    optimistic(attempt, what="admin keys")
 
 
 class TenantExists(Exception):
@@ -340,11 +471,18 @@ class TenantExists(Exception):
 
 
 def bootstrap_tenant(table_name: str, tenant: Tenant, now: datetime) -> tuple[str, str]:
-    """A new tenant and its first admin key, together; returns (key_id, plaintext), the
-    only time the key is seen. An existing tenant is refused (TenantExists), so running
-    it twice never hands out a second key unnoticed."""
+    """A new tenant and its first admin key, together (listed on the tenant's admin keys,
+    recorded in its audit trail); returns (key_id, plaintext), the only time the key is
+    seen. An existing tenant is refused (TenantExists), so running it twice never hands
+    out a second key unnoticed."""
     key_id, plaintext = new_key("admin")
     credential = Credential(tenant_id=tenant.tenant_id, role="admin", key_id=key_id, active=True)
+    ring = AdminKeys(
+        tenant_id=tenant.tenant_id,
+        keys={key_id: StorefrontKey(key_id=key_id, key_hash=hash_key(plaintext), created_at=iso(now))},
+        version=1,
+    )
+    entry = audit.entry_item(tenant.tenant_id, now, audit.OPERATOR, "admin_key.issued", key_id)
     try:
         transact_write(
             [
@@ -355,13 +493,15 @@ def bootstrap_tenant(table_name: str, tenant: Tenant, now: datetime) -> tuple[st
                         "ConditionExpression": "attribute_not_exists(pk)",
                     }
                 },
+                _new_credential_op(table_name, plaintext, credential, now),
                 {
                     "Put": {
                         "TableName": table_name,
-                        "Item": _credential_item(plaintext, credential, now),
+                        "Item": _admin_keys_item(ring),
                         "ConditionExpression": "attribute_not_exists(pk)",
                     }
                 },
+                audit.put_op(table_name, entry),
             ]
         )
     except ClientError as err:
