@@ -119,17 +119,10 @@ def run_birthdays(invocation: ScheduledInvocation) -> BirthdayRun:
         except Exception as err:  # noqa: BLE001 - one tenant's failure does not stop the others
             jobs.log_tenant_failure(logger, "birthday run failed for a tenant", tenant.tenant_id, err)
             run.tenants_failed += 1
-    retrying = run.failed - run.parked
     metrics.add_metric(name="BirthdayGreetingsSent", unit=MetricUnit.Count, value=run.sent)
-    metrics.add_metric(name="JobItemsFailed", unit=MetricUnit.Count, value=run.failed)
-    metrics.add_metric(name="JobItemsParked", unit=MetricUnit.Count, value=run.parked)
     if run.failed:
         metrics.add_metric(name="BirthdayGreetingsFailed", unit=MetricUnit.Count, value=run.failed)
-    if retrying or run.tenants_failed:
-        raise jobs.JobFailed(
-            f"{retrying} birthday greetings failed and will be retried; {run.tenants_failed} tenants failed",
-            run.model_dump(),
-        )
+    jobs.finish(run, metrics, "birthday greetings")
     return run
 
 

@@ -139,18 +139,11 @@ def run_refresh(invocation: ScheduledInvocation, context: Any = None) -> Refresh
             break
     metrics.add_metric(name="MembersRefreshed", unit=MetricUnit.Count, value=run.refreshed)
     metrics.add_metric(name="MemberStageChanges", unit=MetricUnit.Count, value=run.stage_changes)
-    metrics.add_metric(name="JobItemsFailed", unit=MetricUnit.Count, value=run.failed)
-    metrics.add_metric(name="JobItemsParked", unit=MetricUnit.Count, value=run.parked)
     if run.deferred:
         logger.warning("member refresh ran out of time; the rest stays due", extra={"read": run.read})
     if run.failed:
         metrics.add_metric(name="MemberRefreshesFailed", unit=MetricUnit.Count, value=run.failed)
-    retrying = run.failed - run.parked
-    if retrying or run.tenants_failed:
-        raise jobs.JobFailed(
-            f"{retrying} member refreshes failed and will be retried; {run.tenants_failed} tenants failed",
-            run.model_dump(),
-        )
+    jobs.finish(run, metrics, "member refreshes")
     return run
 
 

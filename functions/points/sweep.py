@@ -95,16 +95,9 @@ def run_sweep(invocation: ScheduledInvocation, context: Any = None) -> SweepRun:
         if run.deferred:
             break
     metrics.add_metric(name="PointsSweptMembers", unit=MetricUnit.Count, value=run.members)
-    metrics.add_metric(name="JobItemsFailed", unit=MetricUnit.Count, value=run.failed)
-    metrics.add_metric(name="JobItemsParked", unit=MetricUnit.Count, value=run.parked)
     if run.deferred:
         logger.warning("points sweep ran out of time; the rest stays due", extra={"members": run.members})
-    retrying = run.failed - run.parked
-    if retrying or run.tenants_failed:
-        raise jobs.JobFailed(
-            f"{retrying} member sweeps failed and will be retried; {run.tenants_failed} tenants failed",
-            run.model_dump(),
-        )
+    jobs.finish(run, metrics, "member sweeps")
     return run
 
 

@@ -128,14 +128,7 @@ def run_daily_reports(invocation: ScheduledInvocation) -> ReportRun:
             jobs.log_tenant_failure(logger, "daily report run failed for a tenant", tenant.tenant_id, err)
             run.tenants_failed += 1
     metrics.add_metric(name="ReportsSent", unit=MetricUnit.Count, value=len(run.reported))
-    metrics.add_metric(name="JobItemsFailed", unit=MetricUnit.Count, value=run.failed)
-    metrics.add_metric(name="JobItemsParked", unit=MetricUnit.Count, value=run.parked)
-    retrying = run.failed - run.parked
-    if retrying or run.tenants_failed:
-        raise jobs.JobFailed(
-            f"{retrying} daily reports failed and will be retried; {run.tenants_failed} tenants failed",
-            run.model_dump(),
-        )
+    jobs.finish(run, metrics, "daily reports")
     return run
 
 

@@ -84,14 +84,7 @@ def run_escalations(invocation: ScheduledInvocation) -> EscalationRun:
             jobs.log_tenant_failure(logger, "escalation run failed for a tenant", tenant.tenant_id, err)
             run.tenants_failed += 1
     metrics.add_metric(name="TicketsEscalated", unit=MetricUnit.Count, value=run.escalated)
-    metrics.add_metric(name="JobItemsFailed", unit=MetricUnit.Count, value=run.failed)
-    metrics.add_metric(name="JobItemsParked", unit=MetricUnit.Count, value=run.parked)
-    retrying = run.failed - run.parked
-    if retrying or run.tenants_failed:
-        raise jobs.JobFailed(
-            f"{retrying} escalations failed and will be retried; {run.tenants_failed} tenants failed",
-            run.model_dump(),
-        )
+    jobs.finish(run, metrics, "escalations")
     return run
 
 

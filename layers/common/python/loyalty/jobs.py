@@ -11,7 +11,7 @@ import traceback
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
@@ -42,6 +42,32 @@ class JobFailed(Exception):
     def __init__(self, message: str, result: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.result = result or {}
+
+
+class RunOutcome(Protocol):
+    """What every scheduled run's result model counts."""
+
+    failed: int
+    parked: int
+    tenants_failed: int
+
+    def model_dump(self) -> dict[str, Any]: ...
+
+
+def finish(run: RunOutcome, metrics: Any, items: str) -> None:
+    """End a scheduled run: emit ``JobItemsFailed`` and ``JobItemsParked``, and raise
+    JobFailed while an item is still to be retried or a tenant failed (so Lambda
+    retries the run); once every failing item is parked the run succeeds."""
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    metrics.add_metric(name="JobItemsFailed", unit=MetricUnit.Count, value=run.failed)
+    metrics.add_metric(name="JobItemsParked", unit=MetricUnit.Count, value=run.parked)
+    retrying = run.failed - run.parked
+    if retrying or run.tenants_failed:
+        raise JobFailed(
+            f"{retrying} {items} failed and will be retried; {run.tenants_failed} tenants failed",
+            run.model_dump(),
+        )
 
 
 def invocation_for(event: dict[str, Any], job: str) -> ScheduledInvocation:
