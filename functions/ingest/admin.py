@@ -30,6 +30,7 @@ from loyalty.api import (
     request_time,
     resolve,
 )
+from loyalty.commit import optimistic
 from loyalty.credentials import AdminKeys, Scope, Storefront, StorefrontKey
 from loyalty.errors import Conflict, NotFound, ValidationFailed
 from loyalty.settings import get_settings
@@ -42,7 +43,6 @@ app = create_resolver(logger)
 
 StorefrontId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
 KeyId = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[0-9a-f]+$")]
-MAX_ATTEMPTS = 3
 SCOPES = (
     "What the storefront's keys may do: events:write, members:read, members:write, members:erase, "
     "points:redeem, tickets:read, tickets:write (takes effect within the authorizer cache TTL, 300 s)"
@@ -309,18 +309,17 @@ def post_key(storefront_id: StorefrontId) -> Response[Any]:
     now = request_time(app)
     key_id, plaintext = credentials.new_key("storefront")
     details = {"storefront_id": storefront_id}
-    for _ in range(MAX_ATTEMPTS):
+
+    def attempt() -> None:
         before = _load(tenant, storefront_id)
         after = storefronts.add_key(before, key_id, plaintext, iso(now))
         entry = audit.entry_item(tenant, now, _actor(admin), "key.issued", key_id, details)
-        try:
-            credentials.save_keys(_table(), before, after, now, plaintext=plaintext, audit_entries=[entry])
-        except credentials.StaleStorefront:
-            continue
-        logger.info("storefront key issued", extra={"storefront": storefront_id, "key_id": key_id})
-        out = NewKeyOut(key_id=key_id, created_at=iso(now), revoked_at=None, api_key=plaintext)
-        return Response(201, "application/json", out.model_dump_json())
-    raise Conflict("the storefront is changing; retry", code="concurrent_update")
+        credentials.save_keys(_table(), before, after, now, plaintext=plaintext, audit_entries=[entry])
+
+    optimistic(attempt, what="storefront")  # a concurrent key change: read again and retry
+    logger.info("storefront key issued", extra={"storefront": storefront_id, "key_id": key_id})
+    out = NewKeyOut(key_id=key_id, created_at=iso(now), revoked_at=None, api_key=plaintext)
+    return Response(201, "application/json", out.model_dump_json())
 
 
 @app.delete(
@@ -335,21 +334,21 @@ def delete_key(storefront_id: StorefrontId, key_id: KeyId) -> Response[Any]:
     tenant = admin.tenant_id
     now = request_time(app)
     details = {"storefront_id": storefront_id}
-    for _ in range(MAX_ATTEMPTS):
+
+    def attempt() -> bool:
         before = _load(tenant, storefront_id)
         after, revoked = storefronts.revoke_key(before, key_id, iso(now))
         if after is before:
-            return Response(204, "application/json", "")
+            return False  # revoked already
         entry = audit.entry_item(tenant, now, _actor(admin), "key.revoked", key_id, details)
-        try:
-            credentials.save_keys(
-                _table(), before, after, now, revoked_hash=revoked.key_hash, audit_entries=[entry]
-            )
-        except credentials.StaleStorefront:
-            continue
+        credentials.save_keys(
+            _table(), before, after, now, revoked_hash=revoked.key_hash, audit_entries=[entry]
+        )
+        return True
+
+    if optimistic(attempt, what="storefront"):
         logger.info("storefront key revoked", extra={"storefront": storefront_id, "key_id": key_id})
-        return Response(204, "application/json", "")
-    raise Conflict("the storefront is changing; retry", code="concurrent_update")
+    return Response(204, "application/json", "")
 
 
 # Admin keys ------------------------------------------------------------------
@@ -412,20 +411,17 @@ def post_admin_key() -> Response[Any]:
     tenant = admin.tenant_id
     now = request_time(app)
     key_id, plaintext = credentials.new_key("admin")
-    for _ in range(MAX_ATTEMPTS):
+
+    def attempt() -> None:
         before, current = _admin_keys(tenant)
         after = storefronts.add_key(current, key_id, plaintext, iso(now), holder="a tenant")
         entry = audit.entry_item(tenant, now, _actor(admin), "admin_key.issued", key_id)
-        try:
-            credentials.save_admin_keys(
-                _table(), before, after, now, plaintext=plaintext, audit_entries=[entry]
-            )
-        except credentials.StaleAdminKeys:
-            continue
-        logger.info("admin key issued", extra={"key_id": key_id})
-        out = NewKeyOut(key_id=key_id, created_at=iso(now), revoked_at=None, api_key=plaintext)
-        return Response(201, "application/json", out.model_dump_json())
-    raise Conflict("the admin keys are changing; retry", code="concurrent_update")
+        credentials.save_admin_keys(_table(), before, after, now, plaintext=plaintext, audit_entries=[entry])
+
+    optimistic(attempt, what="admin keys")  # a concurrent key change: read again and retry
+    logger.info("admin key issued", extra={"key_id": key_id})
+    out = NewKeyOut(key_id=key_id, created_at=iso(now), revoked_at=None, api_key=plaintext)
+    return Response(201, "application/json", out.model_dump_json())
 
 
 @app.delete(
@@ -445,7 +441,8 @@ def delete_admin_key(key_id: KeyId) -> Response[Any]:
     admin = caller(app, role="admin")
     tenant = admin.tenant_id
     now = request_time(app)
-    for _ in range(MAX_ATTEMPTS):
+
+    def attempt() -> bool:
         before, current = _admin_keys(tenant)
         key = current.keys.get(key_id)
         if key is not None and key.revoked_at is None and _is_callers(key, admin):
@@ -456,17 +453,16 @@ def delete_admin_key(key_id: KeyId) -> Response[Any]:
             )
         after, revoked = storefronts.revoke_key(current, key_id, iso(now))
         if after is current:
-            return Response(204, "application/json", "")
+            return False  # revoked already
         entry = audit.entry_item(tenant, now, _actor(admin), "admin_key.revoked", key_id)
-        try:
-            credentials.save_admin_keys(
-                _table(), before, after, now, revoked_hash=revoked.key_hash, audit_entries=[entry]
-            )
-        except credentials.StaleAdminKeys:
-            continue
+        credentials.save_admin_keys(
+            _table(), before, after, now, revoked_hash=revoked.key_hash, audit_entries=[entry]
+        )
+        return True
+
+    if optimistic(attempt, what="admin keys"):
         logger.info("admin key revoked", extra={"key_id": key_id})
-        return Response(204, "application/json", "")
-    raise Conflict("the admin keys are changing; retry", code="concurrent_update")
+    return Response(204, "application/json", "")
 
 
 # Audit trail -------------------------------------------------------------------

@@ -181,3 +181,28 @@ def test_a_key_change_and_its_audit_entry_commit_together(aws: Env, monkeypatch:
         ("key.issued", issued.json()["key_id"]),
         ("storefront.created", "pos-berlin"),
     }
+
+
+def test_a_key_change_that_meets_a_transaction_conflict_is_retried_not_refused(aws: Env) -> None:
+    from tests.faults import Faults
+
+    _create(aws, "pos-1")
+    first_two: list[int] = []
+
+    def first_two_transactions(operation: str, params: dict) -> bool:
+        if operation != "TransactWriteItems" or len(first_two) >= 2:
+            return False
+        first_two.append(1)
+        return True
+
+    faults = Faults(
+        rate=1.0, seed=3, functions={"AdminApi"}, kinds=("conflict",), when=first_two_transactions
+    )
+    faults.install()
+    try:
+        issued = aws.call("POST", "/v1/admin/storefronts/pos-1/keys", key=ADMIN)
+    finally:
+        faults.uninstall()
+    assert issued.status == 201, issued.json()
+    assert faults.injected["conflict"] == 2
+    assert len(aws.call("GET", "/v1/admin/storefronts/pos-1", key=ADMIN).json()["keys"]) == 2

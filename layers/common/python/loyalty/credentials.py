@@ -104,11 +104,11 @@ class StorefrontExists(Exception):
     pass
 
 
-class StaleStorefront(Exception):
+class StaleStorefront(LostRace):
     """The storefront changed between read and write; read again and retry."""
 
 
-class StaleAdminKeys(Exception):
+class StaleAdminKeys(LostRace):
     """The tenant's admin keys changed between read and write; read again and retry."""
 
 
@@ -458,10 +458,7 @@ def register_admin_key(table_name: str, tenant: str, plaintext: str, now: dateti
             return
         ring = before or AdminKeys(tenant_id=tenant, keys={}, version=0)
         after = ring.model_copy(update={"keys": {**ring.keys, key.key_id: key}, "version": ring.version + 1})
-        try:
-            save_admin_keys(table_name, before, after, now, plaintext=plaintext)
-        except StaleAdminKeys as err:
-            raise LostRace(tenant) from err
+        save_admin_keys(table_name, before, after, now, plaintext=plaintext)  # StaleAdminKeys: retried
 
     optimistic(attempt, what="admin keys")
 
