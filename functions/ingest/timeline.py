@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ingest import projection
-from loyalty import aws, cursor, keys
-from loyalty.dynamo import plain
+from loyalty import aws, keys
+from loyalty.dynamo import plain, query_page
 
 TIMELINE_KEYS = ("gsi1pk", "gsi1sk", "pk", "sk")
 
@@ -17,22 +17,19 @@ def member_events(
     """One page of the member's events, newest first, and the cursor for the next.
     Numbers in the events' data come back as the JSON numbers they were sent as."""
     partition = keys.member_pk(tenant, member)
-    kwargs: dict[str, Any] = {
-        "IndexName": "gsi1",
-        "KeyConditionExpression": "gsi1pk = :pk",
-        "ExpressionAttributeValues": {":pk": partition},
-        "ScanIndexForward": False,
-        "Limit": limit,
-    }
-    start_key = cursor.decode(start, TIMELINE_KEYS, {"gsi1pk": partition})
-    if start_key is not None:
-        kwargs["ExclusiveStartKey"] = start_key
-    page = aws.table(table_name).query(**kwargs)
-    last = page.get("LastEvaluatedKey")
-    items = [
-        {**item, "data": plain(item.get("data") or {}, fractions_as_float=True)} for item in page["Items"]
-    ]
-    return items, cursor.encode({k: last[k] for k in TIMELINE_KEYS} if last else None)
+    found, next_cursor = query_page(
+        aws.table(table_name),
+        TIMELINE_KEYS,
+        {"gsi1pk": partition},
+        start,
+        IndexName="gsi1",
+        KeyConditionExpression="gsi1pk = :pk",
+        ExpressionAttributeValues={":pk": partition},
+        ScanIndexForward=False,
+        Limit=limit,
+    )
+    items = [{**item, "data": plain(item.get("data") or {}, fractions_as_float=True)} for item in found]
+    return items, next_cursor
 
 
 def scrub_personal_data(table_name: str, tenant: str, member: str) -> int:

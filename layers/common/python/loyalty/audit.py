@@ -26,9 +26,9 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
-from loyalty import aws, cursor
+from loyalty import aws
 from loyalty.commit import optimistic
-from loyalty.dynamo import cancellation_codes, plain, transact_write
+from loyalty.dynamo import cancellation_codes, plain, query_page, transact_write
 from loyalty.timeutil import iso
 
 Action = Literal[
@@ -137,18 +137,17 @@ def entries(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page of the tenant's entries, newest first, and the cursor for the next."""
     partition = audit_pk(tenant)
-    kwargs: dict[str, Any] = {
-        "KeyConditionExpression": "pk = :pk",
-        "ExpressionAttributeValues": {":pk": partition},
-        "ScanIndexForward": False,
-        "ConsistentRead": True,
-        "Limit": limit,
-    }
-    start_key = cursor.decode(start, PAGE_KEYS, {"pk": partition})
-    if start_key is not None:
-        kwargs["ExclusiveStartKey"] = start_key
-    page = aws.table(table_name).query(**kwargs)
-    last = page.get("LastEvaluatedKey")
+    items, next_cursor = query_page(
+        aws.table(table_name),
+        PAGE_KEYS,
+        {"pk": partition},
+        start,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": partition},
+        ScanIndexForward=False,
+        ConsistentRead=True,
+        Limit=limit,
+    )
     found = [
         {
             "at": item["at"],
@@ -159,6 +158,6 @@ def entries(
             "actor_storefront": item.get("actor_storefront"),
             "details": plain(item.get("details") or {}),
         }
-        for item in page["Items"]
+        for item in items
     ]
-    return found, cursor.encode({k: last[k] for k in PAGE_KEYS} if last else None)
+    return found, next_cursor

@@ -298,6 +298,32 @@ def _deactivate_op(table_name: str, key_hash: str) -> dict[str, Any]:
     }
 
 
+def _commit_key_change(
+    table_name: str,
+    ops: list[dict[str, Any]],
+    now: datetime,
+    credential: Credential | None,
+    plaintext: str | None,
+    revoked_hash: str | None,
+    audit_entries: Sequence[dict[str, Any]],
+    stale: LostRace,
+) -> None:
+    """One transaction: the key list's write (``ops``, conditioned on its version), the
+    credential it adds or deactivates, and the audit entries. ``stale`` is raised when
+    the key list changed since it was read."""
+    if credential is not None and plaintext is not None:
+        ops.append(_new_credential_op(table_name, plaintext, credential, now))
+    if revoked_hash is not None:
+        ops.append(_deactivate_op(table_name, revoked_hash))
+    ops += [audit.put_op(table_name, entry) for entry in audit_entries]
+    try:
+        transact_write(ops)
+    except ClientError as err:
+        if cancellation_codes(err)[:1] == ["ConditionalCheckFailed"]:
+            raise stale from err
+        raise
+
+
 def save_keys(
     table_name: str,
     before: Storefront,
@@ -321,6 +347,7 @@ def save_keys(
             }
         }
     ]
+    credential = None
     if plaintext is not None:
         key_id = next(k for k in after.keys if k not in before.keys)
         credential = Credential(
@@ -330,16 +357,16 @@ def save_keys(
             key_id=key_id,
             active=True,
         )
-        ops.append(_new_credential_op(table_name, plaintext, credential, now))
-    if revoked_hash is not None:
-        ops.append(_deactivate_op(table_name, revoked_hash))
-    ops += [audit.put_op(table_name, entry) for entry in audit_entries]
-    try:
-        transact_write(ops)
-    except ClientError as err:
-        if cancellation_codes(err)[:1] == ["ConditionalCheckFailed"]:
-            raise StaleStorefront(after.storefront_id) from err
-        raise
+    _commit_key_change(
+        table_name,
+        ops,
+        now,
+        credential,
+        plaintext,
+        revoked_hash,
+        audit_entries,
+        StaleStorefront(after.storefront_id),
+    )
 
 
 def register_storefront(
@@ -427,20 +454,21 @@ def save_admin_keys(
     ops: list[dict[str, Any]] = [
         {"Put": {"TableName": table_name, "Item": _admin_keys_item(after), **condition}}
     ]
+    credential = None
     if plaintext is not None:
         key_hash = hash_key(plaintext)
         key_id = next(k.key_id for k in after.keys.values() if k.key_hash == key_hash)
         credential = Credential(tenant_id=after.tenant_id, role="admin", key_id=key_id, active=True)
-        ops.append(_new_credential_op(table_name, plaintext, credential, now))
-    if revoked_hash is not None:
-        ops.append(_deactivate_op(table_name, revoked_hash))
-    ops += [audit.put_op(table_name, entry) for entry in audit_entries]
-    try:
-        transact_write(ops)
-    except ClientError as err:
-        if cancellation_codes(err)[:1] == ["ConditionalCheckFailed"]:
-            raise StaleAdminKeys(after.tenant_id) from err
-        raise
+    _commit_key_change(
+        table_name,
+        ops,
+        now,
+        credential,
+        plaintext,
+        revoked_hash,
+        audit_entries,
+        StaleAdminKeys(after.tenant_id),
+    )
 
 
 def register_admin_key(table_name: str, tenant: str, plaintext: str, now: datetime) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
-from loyalty import aws
+from loyalty import aws, cursor
 from loyalty.commit import optimistic
 
 _SERIALIZER = TypeSerializer()
@@ -75,3 +75,17 @@ def query_all(table: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
         if "LastEvaluatedKey" not in page:
             return
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def query_page(
+    table: Any, page_keys: tuple[str, ...], bound: dict[str, str], start: str | None, **kwargs: Any
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of a Query and the opaque cursor for the next. ``start`` is a cursor
+    from an earlier page, checked to belong to the same partition (``bound``: the
+    partition key's name and value); ``page_keys`` are the key attributes it carries."""
+    start_key = cursor.decode(start, page_keys, bound)
+    if start_key is not None:
+        kwargs["ExclusiveStartKey"] = start_key
+    page = table.query(**kwargs)
+    last = page.get("LastEvaluatedKey")
+    return page["Items"], cursor.encode({k: last[k] for k in page_keys} if last else None)
