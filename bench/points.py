@@ -211,9 +211,9 @@ def grow(bench: Bench, target_entries: int) -> list[dict[str, Any]]:
     until the member has `target_entries` entries, reading the balance at each checkpoint."""
     from loyalty.program import get_program
     from loyalty.settings import get_settings
-    from points import service
+    from points import logic
 
-    ctx = service.Context(_store(), get_program().points, get_settings().tz, bench.stack.clock.now())
+    ctx = logic.Context(_store(), get_program().points, get_settings().tz, bench.stack.clock.now())
     bench.event(
         {
             "event_id": "ev-grown-reg",
@@ -232,9 +232,9 @@ def grow(bench: Bench, target_entries: int) -> list[dict[str, Any]]:
         while entries < checkpoint:
             n += 1
             if n % 2:
-                service.adjust(ctx, DEMO_TENANT, GROWN, f"grow-{n}", 10, "benchmark growth", "bench")
+                logic.adjust(ctx, DEMO_TENANT, GROWN, f"grow-{n}", 10, "benchmark growth", "bench")
             else:
-                service.redeem(ctx, DEMO_TENANT, GROWN, f"grow-{n}", 10, hold=False)
+                logic.redeem(ctx, DEMO_TENANT, GROWN, f"grow-{n}", 10, hold=False)
             entries += 1
         counted = count_entries(GROWN)
         if counted != checkpoint:

@@ -158,7 +158,7 @@ TABLES: tuple[TableDef, ...] = (EVENTS_TABLE, LOYALTY_TABLE, IDEMPOTENCY_TABLE)
 
 AUTHORIZER = FunctionDef(
     logical_id="Authorizer",
-    handler="ingest.authorizer.lambda_handler",
+    handler="ingest.storefronts.authorizer.lambda_handler",
     description="Resolves a storefront API key to its tenant and channel",
     tables={"LoyaltyTable": "read"},
     memory_mb=256,
@@ -167,7 +167,7 @@ AUTHORIZER = FunctionDef(
 
 INGEST_API = FunctionDef(
     logical_id="IngestApi",
-    handler="ingest.handler.lambda_handler",
+    handler="ingest.events.api.lambda_handler",
     description="Accepts storefront events",
     tables={"EventsTable": "write", "LoyaltyTable": "read"},  # read: the member's erasure stamp
     routes=(RouteDef("POST", "/v1/events"), RouteDef("GET", "/v1/members/{member_id}/events")),
@@ -175,7 +175,7 @@ INGEST_API = FunctionDef(
 
 MEMBERS_API = FunctionDef(
     logical_id="MembersApi",
-    handler="ingest.members.lambda_handler",
+    handler="ingest.members.api.lambda_handler",
     description="Member 360 view, profile updates and erasure",
     tables={"LoyaltyTable": "write", "EventsTable": "write"},
     routes=(
@@ -187,7 +187,7 @@ MEMBERS_API = FunctionDef(
 
 ADMIN_API = FunctionDef(
     logical_id="AdminApi",
-    handler="ingest.admin.lambda_handler",
+    handler="ingest.storefronts.api.lambda_handler",
     description="Tenant administration: storefronts and their keys, admin keys, the audit trail",
     tables={"LoyaltyTable": "write"},
     routes=(
@@ -205,7 +205,7 @@ ADMIN_API = FunctionDef(
 
 INGEST_PROJECTOR = FunctionDef(
     logical_id="IngestProjector",
-    handler="ingest.projector.lambda_handler",
+    handler="ingest.members.stream.lambda_handler",
     description="Projects events onto the member profile",
     tables={"LoyaltyTable": "write"},
     stream=StreamSourceDef(
@@ -224,7 +224,7 @@ INGEST_PROJECTOR = FunctionDef(
 
 POINTS_EARN = FunctionDef(
     logical_id="PointsEarn",
-    handler="points.consumer.lambda_handler",
+    handler="points.stream.lambda_handler",
     description="Points ledger from the event stream: earning, clawbacks, bonuses",
     tables={"LoyaltyTable": "write", "EventsTable": "write"},
     stream=StreamSourceDef(
@@ -244,7 +244,7 @@ POINTS_EARN = FunctionDef(
 
 POINTS_API = FunctionDef(
     logical_id="PointsApi",
-    handler="points.handler.lambda_handler",
+    handler="points.api.lambda_handler",
     description="Points ledger, redemptions with holds, adjustments and estimates",
     tables={"LoyaltyTable": "write", "EventsTable": "write"},
     routes=(
@@ -259,7 +259,7 @@ POINTS_API = FunctionDef(
 
 POINTS_SWEEP = FunctionDef(
     logical_id="PointsSweep",
-    handler="points.sweep.lambda_handler",
+    handler="points.schedule.lambda_handler",
     description="Releases pending points, expires lots, lapses holds, reviews tiers",
     tables={"LoyaltyTable": "write", "EventsTable": "write"},
     schedules=(ScheduleDef("points-sweep", "cron(0/15 * * * ? *)", PROGRAM_TIME_ZONE, "points_sweep"),),
@@ -268,7 +268,7 @@ POINTS_SWEEP = FunctionDef(
 
 CARE_RULES = FunctionDef(
     logical_id="CareRules",
-    handler="care_rules.handler.lambda_handler",
+    handler="care_rules.schedule.lambda_handler",
     description="Scheduled care: birthday greetings",
     tables={"LoyaltyTable": "write"},
     schedules=(ScheduleDef("birthday-greetings", "cron(0 9 * * ? *)", PROGRAM_TIME_ZONE, "birthdays"),),
@@ -278,7 +278,7 @@ CARE_RULES = FunctionDef(
 
 TICKETS_API = FunctionDef(
     logical_id="TicketsApi",
-    handler="tickets.handler.lambda_handler",
+    handler="tickets.api.lambda_handler",
     description="Service tickets",
     tables={"LoyaltyTable": "write", "IdempotencyTable": "write"},
     routes=(
@@ -290,7 +290,7 @@ TICKETS_API = FunctionDef(
 
 TICKETS_ESCALATION = FunctionDef(
     logical_id="TicketsEscalation",
-    handler="tickets.escalation.lambda_handler",
+    handler="tickets.schedule.lambda_handler",
     description="Escalates tickets past their first-response due time",
     tables={"LoyaltyTable": "write"},
     schedules=(ScheduleDef("ticket-escalation", "cron(0/15 * * * ? *)", PROGRAM_TIME_ZONE, "escalate"),),
@@ -300,7 +300,7 @@ TICKETS_ESCALATION = FunctionDef(
 
 REPORTS = FunctionDef(
     logical_id="Reports",
-    handler="reports.handler.lambda_handler",
+    handler="reports.schedule.lambda_handler",
     description="Daily KPI report emailed to managers",
     tables={"EventsTable": "read", "LoyaltyTable": "write"},
     schedules=(ScheduleDef("daily-report", "cron(30 6 * * ? *)", PROGRAM_TIME_ZONE, "daily_report"),),
@@ -311,7 +311,7 @@ REPORTS = FunctionDef(
 
 MEMBER_REFRESH = FunctionDef(
     logical_id="MemberRefresh",
-    handler="ingest.refresh.lambda_handler",
+    handler="ingest.members.schedule.lambda_handler",
     description="Refreshes members' stored lifecycle stage, RFM and tags when they come due",
     tables={"LoyaltyTable": "write", "EventsTable": "write"},
     schedules=(ScheduleDef("member-refresh", "cron(5 * * * ? *)", PROGRAM_TIME_ZONE, "refresh_members"),),

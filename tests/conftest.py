@@ -228,9 +228,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
         yield Env(session=session, env=env, handlers=handlers, now=now)
         loyalty_aws.reset()
         get_settings.cache_clear()
-        import tickets.handler
+        import tickets.api
 
-        tickets.handler._persistence.cache_clear()
+        tickets.api._persistence.cache_clear()
 
 
 def order_event(

@@ -31,7 +31,7 @@ from loyalty import aws, keys, system_events
 from loyalty.dynamo import cancellation_codes, plain, query_all, transact_write
 from loyalty.program import ORDER_CURRENCY
 from points.ledger import Account, Entry, Hold, OrderRecord, PendingLot, Redemption, day_of, is_day
-from points.service import AlreadyApplied, Change, Snapshot, VersionConflict
+from points.logic import AlreadyApplied, Change, Snapshot, VersionConflict
 
 BALANCE_SK = "#BALANCE"
 DUE_SHARDS = 8

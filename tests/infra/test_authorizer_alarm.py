@@ -78,7 +78,7 @@ def runtime_error_line(error_type: str, message: str) -> dict[str, Any]:
         "errorMessage": message,
         "errorType": error_type,
         "requestId": "8f5d6c1e-0000-4000-8000-000000000000",
-        "stackTrace": ['  File "/var/task/ingest/authorizer.py", line 50, in lambda_handler\n'],
+        "stackTrace": ['  File "/var/task/ingest/storefronts/authorizer.py", line 50, in lambda_handler\n'],
     }
 
 
@@ -157,7 +157,10 @@ def test_a_rejected_key_is_not_a_failure(failure_filter):
     [
         ("ClientError", "An error occurred (ProvisionedThroughputExceededException) when calling GetItem"),
         ("RuntimeError", "setting loyalty_table is not configured for this function"),
-        ("Runtime.ImportModuleError", "Unable to import module 'ingest.authorizer': No module named 'x'"),
+        (
+            "Runtime.ImportModuleError",
+            "Unable to import module 'ingest.storefronts.authorizer': No module named 'x'",
+        ),
         ("PermissionError", "[Errno 13] Permission denied: '/tmp/cache'"),
     ],
 )

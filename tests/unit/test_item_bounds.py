@@ -13,13 +13,13 @@ import pytest
 from boto3.dynamodb.types import TypeSerializer
 
 from bench.meter import item_size
-from ingest import projection
-from ingest.profile_store import _stats_item, order_facts_item
+from ingest.members import projection
+from ingest.members.repository import _stats_item, order_facts_item
 from loyalty.program import ProgramConfig
 from loyalty.timeutil import iso
-from points import service
+from points import logic
 from points.repository import balance_item, order_item, redemption_item
-from tests.unit.ledger_memory import MemoryStore
+from tests.unit.points.ledger_memory import MemoryStore
 
 pytestmark = pytest.mark.unit
 
@@ -48,12 +48,12 @@ def test_a_member_with_a_thousand_orders_a_day_stays_within_64_kb() -> None:
     for day in range(DAYS):
         for n in range(ORDERS_PER_DAY):
             now = start + timedelta(days=day, seconds=60 * n)
-            ctx = service.Context(store, program.points, TZ, now, sleep=lambda s: None, program=program)
+            ctx = logic.Context(store, program.points, TZ, now, sleep=lambda s: None, program=program)
             order_id = f"o-{day:02d}-{n:04d}"
-            assert service.order_placed(ctx, T, M, order_id, Decimal("12.50"), [], iso(now)).applied
+            assert logic.order_placed(ctx, T, M, order_id, Decimal("12.50"), [], iso(now)).applied
             stats = projection.apply_order(stats, iso(now), Decimal("12.50"), program.order_window_days)
             if n % 100 == 0:  # a refund, a redemption and a hold now and then
-                assert service.order_refunded(ctx, T, M, order_id, "rf", Decimal("5")).applied
+                assert logic.order_refunded(ctx, T, M, order_id, "rf", Decimal("5")).applied
                 facts = projection.OrderFacts(order_id, True, iso(now), "CNY", Decimal("12.50"))
                 refunded = projection.order_event(
                     facts, "order.refunded", {"refund_id": "rf", "amount": "5"}, iso(now), "CNY"
@@ -67,8 +67,8 @@ def test_a_member_with_a_thousand_orders_a_day_stays_within_64_kb() -> None:
                 measure("OS#order", order_facts_item("pk", "OS#o", refunded))
                 account = store.book(T, M).account
                 if account.available >= 20:
-                    assert service.redeem(ctx, T, M, f"r-{order_id}", 10, hold=False).applied
-                    assert service.redeem(ctx, T, M, f"h-{order_id}", 10, hold=True).applied
+                    assert logic.redeem(ctx, T, M, f"r-{order_id}", 10, hold=False).applied
+                    assert logic.redeem(ctx, T, M, f"h-{order_id}", 10, hold=True).applied
         book = store.book(T, M)
         measure("#BALANCE", balance_item(T, M, book.account, book.next_due, iso(now)))
         stats_item = _stats_item(T, M, stats, iso(start), None, now, program)

@@ -10,9 +10,9 @@ import pytest
 from pydantic import TypeAdapter
 
 from care_rules import logic as care
-from ingest import logic as ingest
-from ingest.models import EventIn
-from ingest.projection import MemberStats, apply_order, birthday_month_day, profile_changes
+from ingest.events import logic as ingest
+from ingest.events.models import EventIn
+from ingest.members.projection import MemberStats, apply_order, birthday_month_day, profile_changes
 from loyalty.program import Points
 from points.ledger import quote
 from reports import logic as reports
@@ -150,7 +150,7 @@ def test_report_days_and_rendering() -> None:
 
 
 def test_redact_keeps_no_personal_data_or_free_text() -> None:
-    from ingest.projection import redact
+    from ingest.members.projection import redact
 
     assert redact("member.updated", {"email": "a@b.c", "name": "Ann"}) == {}
     assert redact("review.submitted", {"review_id": "r", "rating": 4, "text": "great"}) == {
