@@ -9,7 +9,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 export PYTHONPATH := .:functions:layers/common/python
 
-.PHONY: venv test unit lint synth local demo deploy openapi bench redrive tenant clean
+.PHONY: venv test unit lint pr synth local demo deploy openapi bench redrive tenant clean
 
 venv: $(STAMP)
 
@@ -20,17 +20,30 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-## The whole suite: unit, integration, infra and local end-to-end tiers.
+## The whole suite: unit, integration, infra and local end-to-end tiers, on
+## TEST_WORKERS processes (pytest-xdist; 0 runs it in this one). It fails when the
+## branch coverage of the functions and the common layer falls under 90 %.
+TEST_WORKERS ?= 2
+COVERAGE := --cov=functions --cov=layers/common/python --cov-branch --cov-fail-under=90 \
+  --cov-report=term-missing:skip-covered
 test: venv
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) $(COVERAGE)
 
 unit: venv
 	$(PY) -m pytest -q -m unit
 
+## ruff, mypy (strict: every definition annotated; the pydantic plugin) and xenon
+## (no function beyond complexity grade C). .pre-commit-config.yaml runs the same.
+TYPED := functions layers/common/python infra bench tests
+COMPLEX := functions layers/common/python infra bench
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy functions layers/common/python infra bench
+	$(VENV)/bin/mypy $(TYPED)
+	$(VENV)/bin/xenon --max-absolute C --max-modules B --max-average A $(COMPLEX)
+
+## What a change must pass before review: the linters, then the whole suite.
+pr: lint test
 
 ## Synthesize the CloudFormation template offline into cdk.out/.
 synth: venv
@@ -48,11 +61,12 @@ demo: venv
 openapi: venv
 	$(PY) -m infra.local.openapi > docs/openapi.json
 
-## Benchmarks (figures recorded in docs/performance.md): local-stack latency, then
-## DynamoDB requests and capacity units per points operation.
+## Benchmarks (figures recorded in docs/performance.md): local-stack latency,
+## DynamoDB requests and capacity units per points operation, then each function's cold start.
 bench: venv
 	$(PY) -m bench.run
 	$(PY) -m bench.points
+	$(PY) -m bench.cold_start
 
 ## Deploy to the AWS account of the current credentials (needs the aws-cdk CLI). Deployment
 ## settings are CDK context, e.g.

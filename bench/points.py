@@ -29,7 +29,7 @@ from tempfile import mkdtemp
 from typing import Any
 
 from bench.meter import Meter, Usage, item_size
-from infra.local.demo import Client
+from infra.local.client import Client
 from infra.local.runtime import REGION
 from infra.local.stack import DEMO_TENANT, LocalStack
 
@@ -91,7 +91,8 @@ class Bench:
     def call(self, method: str, path: str, body: Any = None, expect: int = 200, admin: bool = False) -> Any:
         from infra.local.stack import DEMO_ADMIN_KEY, DEMO_API_KEY
 
-        status, answer = self.client.call(method, path, body, key=DEMO_ADMIN_KEY if admin else DEMO_API_KEY)
+        key = DEMO_ADMIN_KEY if admin else DEMO_API_KEY
+        status, answer = self.client.request(method, path, body, key=key)
         if status != expect:
             raise RuntimeError(f"{method} {path}: {status} {answer}")
         return answer
@@ -252,8 +253,8 @@ def balance_item_bound() -> dict[str, Any]:
     from boto3.dynamodb.types import TypeSerializer
 
     from loyalty.program import get_program
+    from points.items import balance_item
     from points.ledger import Account, Hold, PendingLot
-    from points.repository import balance_item
 
     rules = get_program().points
     day0 = datetime(2027, 1, 1, tzinfo=UTC)
@@ -360,11 +361,11 @@ def _store() -> Any:
 
 def count_entries(member: str) -> int:
     """Ledger entries of a member, paged through outside the meter."""
-    count, start, store = 0, None, _store()
+    count, cursor, store = 0, None, _store()
     while True:
-        page, start = store.entries(DEMO_TENANT, member, 1000, start)
-        count += len(page)
-        if start is None:
+        page = store.entries_page(DEMO_TENANT, member, 1000, cursor)
+        count, cursor = count + len(page.entries), page.next_cursor
+        if cursor is None:
             return count
 
 

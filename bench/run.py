@@ -11,18 +11,19 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from tempfile import mkdtemp
 from typing import Any
 
-from infra.local.demo import Client
-from infra.local.stack import LocalStack
+from infra.local.client import Client
+from infra.local.stack import DEMO_API_KEY, LocalStack
 
 START = datetime(2026, 3, 2, 5, 0, tzinfo=UTC)
 
 
-def _timed(fn: Any, repeat: int) -> dict[str, float]:
+def _timed(fn: Callable[[int], None], repeat: int) -> dict[str, float]:
     samples = []
     for i in range(repeat):
         started = time.perf_counter()
@@ -38,7 +39,7 @@ def _timed(fn: Any, repeat: int) -> dict[str, float]:
 
 def main() -> int:
     stack = LocalStack(port=0, outbox_dir=Path(mkdtemp()), start=START)
-    client = Client(stack.start())
+    client = Client(stack.start(), key=DEMO_API_KEY)
     order = {
         "type": "order.placed",
         "occurred_at": "2026-03-02T04:00:00Z",
@@ -47,18 +48,18 @@ def main() -> int:
     }
 
     def post_event(i: int) -> None:
-        status, _ = client.call(
+        status, _ = client.request(
             "POST", "/v1/events", {**order, "event_id": f"b-{i}", "member_id": f"m-{i % 50}"}
         )
         assert status == 202
 
     def post_batch(i: int) -> None:
         events = [{**order, "event_id": f"batch-{i}-{n}", "member_id": f"m-{n}"} for n in range(100)]
-        status, _ = client.call("POST", "/v1/events", {"events": events})
+        status, _ = client.request("POST", "/v1/events", {"events": events})
         assert status == 200
 
     def get_member(i: int) -> None:
-        status, _ = client.call("GET", f"/v1/members/m-{i % 50}")
+        status, _ = client.request("GET", f"/v1/members/m-{i % 50}")
         assert status == 200
 
     results: dict[str, Any] = {
@@ -72,7 +73,7 @@ def main() -> int:
     results["get_member"] = _timed(get_member, 200)
     for period in ("P1D", "P1Y"):
         started = time.perf_counter()
-        status, body = client.call("POST", "/_local/clock", {"advance": period}, key=None)
+        status, body = client.request("POST", "/_local/clock", {"advance": period}, key=None)
         assert status == 200
         results[f"clock_advance_{period}_s"] = round(time.perf_counter() - started, 2)
         results[f"clock_advance_{period}_runs"] = len(body["ran"])

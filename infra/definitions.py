@@ -376,6 +376,18 @@ def uses_storefront_rate_limit(fn: FunctionDef) -> bool:
 PROGRAM_CONFIG_PARAMETER = "/loyalty/program-config"
 
 
+def required_settings(fn: FunctionDef) -> tuple[str, ...]:
+    """The variables ``fn`` cannot run without, sorted: its tables' names, the sender
+    when it sends email, the bucket when it writes reports. ``loyalty.settings`` checks
+    them at the function's cold start (``REQUIRED_SETTINGS``)."""
+    names = {table(logical_id).env_var for logical_id in fn.tables}
+    if fn.sends_email:
+        names.add("SENDER_EMAIL")
+    if fn.writes_reports:
+        names.add("REPORTS_BUCKET")
+    return tuple(sorted(names))
+
+
 def function_environment(
     fn: FunctionDef,
     *,
@@ -385,13 +397,14 @@ def function_environment(
     api_rate_limit: int = API_THROTTLE_RATE,
 ) -> dict[str, str]:
     """Environment variables a function gets besides resource names filled in
-    by the deployer (table names, bucket name)."""
+    by the deployer (table names, bucket name), which ``REQUIRED_SETTINGS`` lists."""
     env = {
         "POWERTOOLS_SERVICE_NAME": fn.package,
         "POWERTOOLS_METRICS_NAMESPACE": "Loyalty",
         **TRACER_ENVIRONMENT,
         "PROGRAM_TIME_ZONE": PROGRAM_TIME_ZONE,
         "PROGRAM_CONFIG_PARAMETER": program_config_parameter,
+        "REQUIRED_SETTINGS": ",".join(required_settings(fn)),
     }
     if fn.sends_email:
         env["SENDER_EMAIL"] = sender_email

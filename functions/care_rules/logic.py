@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from loyalty.emailer import Email
+from loyalty.messages import Email
 
 
 def birthday_keys(day: date) -> list[str]:

@@ -6,15 +6,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from loyalty import audit, keys
-from loyalty import cursor as cursors
+from loyalty import audit
 from loyalty.api import (
     ADMIN_SECURITY,
     ERROR_RESPONSES,
@@ -29,6 +27,7 @@ from loyalty.api import (
     resolve,
 )
 from loyalty.errors import Conflict, NotFound, ValidationFailed
+from loyalty.observability import logger_for, metrics_for, tracer_for
 from loyalty.program import get_program
 from loyalty.settings import get_settings
 from loyalty.timeutil import iso
@@ -44,11 +43,11 @@ from points.models import (
     RedemptionIn,
     RedemptionOut,
 )
-from points.repository import DynamoLedgerStore
+from points.repository import DynamoLedgerStore, record_adjustment
 
-logger = Logger(service="points")
-tracer = Tracer(service="points")
-metrics = Metrics(namespace="Loyalty", service="points")
+logger = logger_for(__name__)
+tracer = tracer_for(__name__)
+metrics = metrics_for(__name__)
 app = create_resolver(logger)
 
 RedemptionId = Annotated[
@@ -125,13 +124,9 @@ def get_ledger(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> LedgerPage:
     tenant = caller(app, scope="members:read").tenant_id
-    pk = keys.member_pk(tenant, member_id)
-    start = cursors.decode(cursor, ("pk", "sk"), {"pk": pk})
-    if start is not None and not str(start["sk"]).startswith("L#"):
-        raise ValidationFailed("cursor is not valid", field="cursor", code="invalid_cursor")
     store = DynamoLedgerStore(get_settings().require("loyalty_table"), None, get_settings().tz)
-    entries, last = store.entries(tenant, member_id, limit, start)
-    return LedgerPage(entries=[_entry_out(e) for e in entries], next_cursor=cursors.encode(last))
+    page = logic.ledger_page(store, tenant, member_id, limit, cursor)
+    return LedgerPage(entries=[_entry_out(e) for e in page.entries], next_cursor=page.next_cursor)
 
 
 @app.post(
@@ -208,23 +203,14 @@ def post_adjustment(member_id: MemberId, body: Annotated[AdjustmentIn, Body()]) 
         "points adjusted",
         extra={"adjustment_id": body.adjustment_id, "points": body.points, "applied": done.applied},
     )
-    # Once per adjustment: a replay writes the entry only if the first request failed
-    # before it could (the adjustment applied, the entry not yet written).
-    entry = audit.entry_item(
+    record_adjustment(  # once per adjustment, also when the request is replayed
+        get_settings().require("loyalty_table"),
         admin.tenant_id,
         request_time(app),
         audit.Actor("admin", admin.key_id),
-        "points.adjusted",
+        member_id,
         body.adjustment_id,
-        {
-            "member_id": member_id,
-            "points": done.result["points"],
-            "applied_points": done.result["applied_points"],
-            "reason": done.result["reason"],
-        },
-    )
-    audit.record_once(
-        get_settings().require("loyalty_table"), entry, f"points.adjusted#{member_id}#{body.adjustment_id}"
+        done.result,
     )
     return Response(201, "application/json", AdjustmentOut.model_validate(done.result).model_dump_json())
 

@@ -1,193 +1,39 @@
-"""Points use cases: load the member's account, apply one ledger operation,
-commit it atomically. Pure orchestration over a :class:`LedgerStore`; the
-DynamoDB implementation lives in ``points.repository``.
-
-Every operation carries a business key (``op_key``). The store commits the
-entries, the new account (under a version check) and a marker for the key in
-one transaction, so a redelivered stream record or a retried request finds the
-marker and changes nothing; the marker keeps the first result for replies.
-Before any operation the account is brought up to date (:meth:`Book.sweep`),
-so pending points released or lots expired by now count even if the scheduled
-sweep has not run yet.
+"""Points use cases: what each ledger operation does, and the reads the API
+makes. Each operation is one call of :func:`points.operation.run` (load, bring
+the account up to date, apply, commit atomically under its business key), over
+a :class:`~points.store.LedgerStore`; the DynamoDB implementation lives in
+``points.repository``. Pure orchestration: no AWS here.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
-from zoneinfo import ZoneInfo
+from typing import Any
 
-from loyalty.commit import DEFAULT_BUDGET, Budget, Contention, LostRace, optimistic
-from loyalty.program import Points, ProgramConfig
+from loyalty.commit import Contention
 from loyalty.timeutil import iso
 from points.ledger import (
     Account,
     Book,
     OrderLine,
     OrderRecord,
-    Outcome,
     Quote,
     Redemption,
     next_due,
     quote_for,
     request_hash,
 )
+from points.operation import Applied, Context, run, up_to_date
+from points.store import EntriesPage, LedgerStore, Snapshot
 
-__all__ = ["Contention"]  # raised when the retry budget is spent (the API answers 503)
-
-
-class VersionConflict(LostRace):
-    """The account changed since it was read; the operation is retried."""
-
-
-class AlreadyApplied(LostRace):
-    """The operation's business key was applied meanwhile; the retry finds its result."""
+# Re-exported for the entry modules, which know only this module: an operation's
+# context and result, the store it runs on, and the error a spent retry budget
+# raises (the API answers 503).
+__all__ = ["Applied", "Contention", "Context", "LedgerStore"]
 
 
 class RequestConflict(Exception):
     """The same id was used before with a different request."""
-
-
-@dataclass
-class Snapshot:
-    account: Account
-    order: OrderRecord | None = None
-    redemption: Redemption | None = None
-    birthday: str | None = None
-    applied: dict[str, Any] | None = None  # the stored result when op_key was applied before
-
-
-@dataclass
-class Change:
-    expected_version: int
-    at: str
-    account: Account
-    outcome: Outcome
-    next_due: str | None
-    op_key: str | None = None
-    result: dict[str, Any] = field(default_factory=dict)
-    order: OrderRecord | None = None
-    redemption: Redemption | None = None
-    lapsed: list[str] = field(default_factory=list)
-
-
-class LedgerStore(Protocol):
-    def load(
-        self,
-        tenant: str,
-        member: str,
-        *,
-        op_key: str | None = None,
-        order_id: str | None = None,
-        redemption_id: str | None = None,
-        with_profile: bool = False,
-    ) -> Snapshot: ...
-
-    def commit(self, tenant: str, member: str, change: Change) -> None:
-        """Write it all or nothing; raise AlreadyApplied or VersionConflict."""
-
-
-@dataclass(frozen=True)
-class Context:
-    store: LedgerStore
-    rules: Points
-    tz: ZoneInfo
-    now: datetime
-    sleep: Callable[[float], None] = time.sleep
-    program: ProgramConfig = field(default_factory=ProgramConfig)  # currencies
-    budget: Budget = DEFAULT_BUDGET
-
-
-@dataclass(frozen=True)
-class Applied:
-    applied: bool  # False: the business key was seen before; nothing moved
-    result: dict[str, Any]
-    account: Account | None = None
-
-
-Action = Callable[[Book, Snapshot], tuple[OrderRecord | None, Redemption | None, dict[str, Any]]]
-UNBOUNDED = 10**9  # a sweep that is never written needs no transaction limit
-_MORE = Applied(True, {})  # a sweep-only commit went in; more is due before the operation
-
-
-def _run(
-    ctx: Context,
-    tenant: str,
-    member: str,
-    op_key: str | None,
-    action: Action,
-    precheck: Callable[[Snapshot], None] | None = None,
-    **load: Any,
-) -> Applied:
-    """Load, bring the account up to date, apply ``action``, commit: retried on a lost
-    race or a transient fault (loyalty.commit). When more is due than one commit
-    holds, the due part is committed on its own first, in as many commits as needed."""
-
-    def attempt() -> Applied:
-        snap = ctx.store.load(tenant, member, op_key=op_key, **load)
-        if precheck is not None:
-            precheck(snap)
-        if snap.applied is not None:
-            return Applied(False, snap.applied)
-        book = Book(snap.account, ctx.rules, ctx.tz, ctx.now)
-        if not book.sweep():
-            _commit(ctx, tenant, member, snap, book, None, {}, None, None)
-            return _MORE
-        order, redemption, result = action(book, snap)
-        account = book.account
-        if (
-            op_key is None
-            and not book.entries
-            and not book.notices
-            and account == _normalised(snap.account, ctx)
-        ):
-            return Applied(False, result, account)
-        _commit(ctx, tenant, member, snap, book, op_key, result, order, redemption)
-        return Applied(True, result, account)
-
-    while True:
-        done = optimistic(attempt, budget=ctx.budget, sleep=ctx.sleep, what="member's points")
-        if done is not _MORE:
-            return done
-
-
-def _commit(
-    ctx: Context,
-    tenant: str,
-    member: str,
-    snap: Snapshot,
-    book: Book,
-    op_key: str | None,
-    result: dict[str, Any],
-    order: OrderRecord | None,
-    redemption: Redemption | None,
-) -> None:
-    account = book.account
-    account.version = snap.account.version + 1
-    change = Change(
-        expected_version=snap.account.version,
-        at=book.at,
-        account=account,
-        outcome=book.outcome(),
-        next_due=next_due(account, ctx.rules, ctx.tz),
-        op_key=op_key,
-        result=result,
-        order=order,
-        redemption=redemption,
-        lapsed=book.lapsed,
-    )
-    ctx.store.commit(tenant, member, change)
-
-
-def _normalised(account: Account, ctx: Context) -> Account:
-    if account.tier and account.tier_kept:
-        return account
-    tier = account.tier or ctx.rules.tiers[0].name
-    return Account(**{**account.__dict__, "tier": tier, "tier_kept": account.tier_kept or tier})
 
 
 def balance(account: Account) -> dict[str, Any]:
@@ -242,7 +88,7 @@ def order_placed(
         order = book.settle_after_arrival(order, key, ctx.program.convert)
         return order, None, {"points": found.total}
 
-    return _run(ctx, tenant, member, f"order:{order_id}", action, order_id=order_id, with_profile=True)
+    return run(ctx, tenant, member, f"order:{order_id}", action, order_id=order_id, with_profile=True)
 
 
 def order_refunded(
@@ -260,7 +106,7 @@ def order_refunded(
         order = snap.order or OrderRecord(order_id=order_id)
         return book.refund(order, amount, currency, key, ctx.program.convert), None, {}
 
-    return _run(ctx, tenant, member, key, action, order_id=order_id)
+    return run(ctx, tenant, member, key, action, order_id=order_id)
 
 
 def order_cancelled(ctx: Context, tenant: str, member: str, order_id: str) -> Applied:
@@ -270,7 +116,7 @@ def order_cancelled(ctx: Context, tenant: str, member: str, order_id: str) -> Ap
         order = snap.order or OrderRecord(order_id=order_id)
         return book.cancel(order, key, ctx.program.convert), None, {}
 
-    return _run(ctx, tenant, member, key, action, order_id=order_id)
+    return run(ctx, tenant, member, key, action, order_id=order_id)
 
 
 def bonus(
@@ -283,7 +129,7 @@ def bonus(
         book.bonus(points, key, reason)
         return None, None, {"points": points}
 
-    return _run(ctx, tenant, member, key, action)
+    return run(ctx, tenant, member, key, action)
 
 
 # --- requests ---------------------------------------------------------------------
@@ -322,7 +168,7 @@ def redeem(
         if snap.redemption is not None and snap.redemption.request_hash != fingerprint:
             raise RequestConflict(f"redemption {redemption_id} was made before with a different request")
 
-    return _run(ctx, tenant, member, key, action, precheck=same_request, redemption_id=redemption_id)
+    return run(ctx, tenant, member, key, action, precheck=same_request, redemption_id=redemption_id)
 
 
 def redemption_view(redemption: Redemption) -> dict[str, Any]:
@@ -353,7 +199,7 @@ def _settle_hold(ctx: Context, tenant: str, member: str, redemption_id: str, con
         updated = book.confirm(current, key) if confirm else book.release_hold(current, key)
         return None, updated, {**redemption_view(updated), "balance": balance(book.account)}
 
-    return _run(ctx, tenant, member, key, action, redemption_id=redemption_id)
+    return run(ctx, tenant, member, key, action, redemption_id=redemption_id)
 
 
 def confirm(ctx: Context, tenant: str, member: str, redemption_id: str) -> Applied:
@@ -383,7 +229,7 @@ def adjust(
             },
         )
 
-    return _run(ctx, tenant, member, key, action)
+    return run(ctx, tenant, member, key, action)
 
 
 def sweep(ctx: Context, tenant: str, member: str) -> Applied:
@@ -392,7 +238,7 @@ def sweep(ctx: Context, tenant: str, member: str) -> Applied:
     def action(book: Book, snap: Snapshot) -> tuple[OrderRecord | None, Redemption | None, dict[str, Any]]:
         return None, None, {}
 
-    return _run(ctx, tenant, member, None, action)
+    return run(ctx, tenant, member, None, action)
 
 
 def still_due(ctx: Context, account: Account | None) -> bool:
@@ -401,6 +247,9 @@ def still_due(ctx: Context, account: Account | None) -> bool:
         return True
     due = next_due(account, ctx.rules, ctx.tz)
     return due is not None and due <= iso(ctx.now)
+
+
+# --- reads ------------------------------------------------------------------------
 
 
 def estimate(
@@ -417,14 +266,18 @@ def estimate(
     if base_total is None:
         return Quote(0, [], [f"no exchange rate from {currency} to {ctx.program.currency}: earns nothing"])
     snap = ctx.store.load(tenant, member, with_profile=True)
-    book = Book(snap.account, ctx.rules, ctx.tz, ctx.now)
-    book.sweep(max_writes=UNBOUNDED)  # in memory only: nothing is written
+    book = up_to_date(ctx, snap)
     return quote_for(book.account, base_total, lines, placed_at, snap.birthday, ctx.rules, ctx.tz)
 
 
 def current(ctx: Context, tenant: str, member: str) -> Account:
     """The account as of now (due releases and expiries applied in memory)."""
-    snap = ctx.store.load(tenant, member)
-    book = Book(snap.account, ctx.rules, ctx.tz, ctx.now)
-    book.sweep(max_writes=UNBOUNDED)  # in memory only: nothing is written
-    return book.account
+    return up_to_date(ctx, ctx.store.load(tenant, member)).account
+
+
+def ledger_page(store: LedgerStore, tenant: str, member: str, limit: int, cursor: str | None) -> EntriesPage:
+    """One page of the member's ledger, newest first, and the cursor of the next page
+    (None after the last); a cursor that is not one of this member's pages is a
+    ``ValidationFailed``. The entries are what was written: nothing is brought up
+    to date for a listing."""
+    return store.entries_page(tenant, member, limit, cursor)

@@ -1,217 +1,52 @@
-"""Data access for the points ledger (the only points module touching DynamoDB).
-
-Items in the member's partition (``T#<tenant>#M#<member>``) of the loyalty table:
-
-* ``#BALANCE``: the account snapshot: bucket totals (read by the member view),
-  lots (one per expiry day), pending lots (one per order day in the return
-  window), holds (at most ``max_active_holds``), qualifying points by month,
-  tier, ``version``; listed in the points due index (gsi1) at its next due
-  instant. Its size follows the configuration, never the number of orders.
-* ``L#<seq>``: ledger entries, append-only, numbered in the order applied.
-* ``K#<business key>``: one marker per applied operation, holding its result.
-* ``O#<order_id>``: what the ledger knows about an order (for clawbacks): its
-  total and currency, points earned and clawed back, bonuses it earned, points
-  spent on it.
-* ``R#<redemption_id>``: a redemption and its state.
+"""Data access for the points ledger (the only points module touching DynamoDB):
+:class:`DynamoLedgerStore` implements :class:`points.store.LedgerStore` on the
+loyalty table, with the items and keys of ``points.items``.
 
 One operation is one TransactWriteItems: entries, marker, records and the
 balance under ``version = :expected`` — all or nothing, and never more than
 DynamoDB's 100 items (the sweep splits a large backlog over several commits).
+The ledger is listed newest first with one Query per page, under a cursor
+checked to be a ledger position in the member's own partition.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from loyalty import aws, keys, system_events
-from loyalty.dynamo import cancellation_codes, plain, query_all, transact_write
-from loyalty.program import ORDER_CURRENCY
-from points.ledger import Account, Entry, Hold, OrderRecord, PendingLot, Redemption, day_of, is_day
-from points.logic import AlreadyApplied, Change, Snapshot, VersionConflict
+from loyalty import audit, aws, keys, system_events
+from loyalty import cursor as cursors
+from loyalty.dynamo import cancellation_codes, plain, query_all, query_page, transact_write
+from loyalty.errors import ValidationFailed
+from loyalty.events.stored import event_item
+from points.items import (
+    BALANCE_SK,
+    DUE_SHARDS,
+    ENTRY_PREFIX,
+    PROFILE_SK,
+    account_from_item,
+    balance_item,
+    due_bound,
+    due_pk,
+    entry_from_item,
+    entry_item,
+    marker_sk,
+    order_from_item,
+    order_item,
+    order_sk,
+    redemption_from_item,
+    redemption_item,
+    redemption_sk,
+)
+from points.ledger import day_of
+from points.store import AlreadyApplied, Change, EntriesPage, Snapshot, VersionConflict
 
-BALANCE_SK = "#BALANCE"
-DUE_SHARDS = 8
-DUE_KIND = "points"
+__all__ = ["DynamoLedgerStore", "balance_item", "order_item", "record_adjustment", "redemption_item"]
+
 MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit for one TransactWriteItems
-
-
-def entry_sk(seq: int) -> str:
-    return f"L#{seq:012d}"
-
-
-def due_pk(tenant: str, shard: int) -> str:
-    return f"{keys.due_pk(tenant, DUE_KIND)}#{shard}"
-
-
-# --- codecs --------------------------------------------------------------------
-
-
-def _ints(value: Any) -> dict[str, int]:
-    return {str(k): int(v) for k, v in (value or {}).items()}
-
-
-def account_from_item(item: dict[str, Any] | None) -> Account:
-    if not item or "version" not in item:
-        return Account()
-    return Account(
-        version=int(item["version"]),
-        seq=int(item.get("seq", 0)),
-        lots=_ints(item.get("lots")),
-        debt=int(item.get("debt", 0)),
-        shortfall=int(item.get("shortfall", 0)),
-        pending={
-            # Lots stored per order (before lots were kept per order day) had their
-            # qualifying points counted when earned.
-            key: PendingLot(
-                int(p["points"]),
-                str(p["release_at"]),
-                str(p["expires_on"]),
-                bool(p.get("counted", not is_day(key))),
-            )
-            for key, p in (item.get("pending_lots") or {}).items()
-        },
-        holds={
-            rid: Hold(int(h["points"]), _ints(h.get("lots")), str(h["lapse_at"]))
-            for rid, h in (item.get("holds") or {}).items()
-        },
-        lifetime_earned=int(item.get("lifetime_earned", 0)),
-        qualifying_months=_ints(item.get("qualifying_months")),
-        tier=str(item.get("tier", "")),
-        tier_since=item.get("tier_since"),
-        tier_review_on=item.get("tier_review_on"),
-        tier_kept=str(item.get("tier_kept", "")),
-        tier_basis=int(item["tier_basis"]) if item.get("tier_basis") is not None else None,
-        tier_upgraded_at=item.get("tier_upgraded_at"),
-        notified=[str(d) for d in item.get("notified") or []],
-        earned_days=_ints(item.get("earned_days")),
-        first_order_id=(
-            str(item["first_order_id"])
-            if "first_order_id" in item
-            else ("" if item.get("first_order_bonus") else None)  # stored before the order id was kept
-        ),
-        birthday_bonus={
-            str(k): str(v)
-            for k, v in (
-                item.get("birthday_bonus") or {str(y): "" for y in item.get("birthday_bonus_years") or []}
-            ).items()
-        },
-    )
-
-
-def balance_item(tenant: str, member: str, account: Account, next_due: str | None, at: str) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "pk": keys.member_pk(tenant, member),
-        "sk": BALANCE_SK,
-        "kind": "balance",
-        "tenant_id": tenant,
-        "member_id": member,
-        "version": account.version,
-        "seq": account.seq,
-        "available": account.available,
-        "pending": account.pending_points,
-        "held": account.held,
-        "lifetime_earned": account.lifetime_earned,
-        "debt": account.debt,
-        "shortfall": account.shortfall,
-        "lots": account.lots,
-        "pending_lots": {o: asdict(p) for o, p in account.pending.items()},
-        "holds": {r: asdict(h) for r, h in account.holds.items()},
-        "qualifying_months": account.qualifying_months,
-        "tier": account.tier,
-        "tier_since": account.tier_since,
-        "tier_review_on": account.tier_review_on,
-        "tier_kept": account.tier_kept,
-        "tier_basis": account.tier_basis,
-        "tier_upgraded_at": account.tier_upgraded_at,
-        "notified": account.notified,
-        "earned_days": account.earned_days,
-        "first_order_id": account.first_order_id,
-        "birthday_bonus": account.birthday_bonus,
-        "updated_at": at,
-    }
-    if next_due:
-        item["gsi1pk"] = due_pk(tenant, keys.shard_of(member, DUE_SHARDS))
-        item["gsi1sk"] = f"{next_due}#{member}"
-    return {k: v for k, v in item.items() if v is not None}
-
-
-def entry_item(tenant: str, member: str, entry: Entry, day: str) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "pk": keys.member_pk(tenant, member),
-        "sk": entry_sk(entry.seq),
-        "kind": "ledger",
-        "tenant_id": tenant,
-        "member_id": member,
-        **{k: v for k, v in asdict(entry).items() if v not in (None, {}, 0) or k == "seq"},
-        "points": entry.available + entry.pending + entry.held,
-    }
-    if entry.entry_type == "earn":
-        item.update(keys.day_index(tenant, day, member, "points.earned", entry.at, f"{member}#{entry.seq}"))
-    return item
-
-
-def entry_from_item(item: dict[str, Any]) -> Entry:
-    return Entry(
-        seq=int(item["seq"]),
-        entry_type=str(item["entry_type"]),
-        key=str(item["key"]),
-        at=str(item["at"]),
-        reason=str(item["reason"]),
-        available=int(item.get("available", 0)),
-        pending=int(item.get("pending", 0)),
-        held=int(item.get("held", 0)),
-        lots=_ints(item.get("lots")),
-        debt=int(item.get("debt", 0)),
-        qualifying=int(item.get("qualifying", 0)),
-        lifetime=int(item.get("lifetime", 0)),
-        pending_lot=plain(item.get("pending_lot")),
-        unrecovered=int(item.get("unrecovered", 0)),
-        refs={str(k): str(v) for k, v in (item.get("refs") or {}).items()},
-    )
-
-
-def order_item(tenant: str, member: str, order: OrderRecord) -> dict[str, Any]:
-    data = {k: v for k, v in asdict(order).items() if v is not None}
-    data["total"] = str(order.total)
-    data["refunds"] = {currency: str(amount) for currency, amount in order.refunds.items()}
-    return {"pk": keys.member_pk(tenant, member), "sk": f"O#{order.order_id}", "kind": "order", **data}
-
-
-def order_from_item(item: dict[str, Any]) -> OrderRecord:
-    """Also reads a record that holds only points spent on an order not seen yet."""
-    fields = {k: plain(v) for k, v in item.items() if k in OrderRecord.__dataclass_fields__}
-    fields["order_id"] = str(item.get("order_id") or str(item["sk"])[2:])
-    fields["total"] = Decimal(str(item.get("total", "0")))
-    refunds = {str(c): Decimal(str(a)) for c, a in (item.get("refunds") or {}).items()}
-    if "refunded" in item and not refunds and Decimal(str(item["refunded"])):
-        refunds[ORDER_CURRENCY] = Decimal(
-            str(item["refunded"])
-        )  # stored before refunds were kept by currency
-    fields["refunds"] = refunds
-    fields["bonuses"] = _ints(item.get("bonuses"))
-    return OrderRecord(**fields)
-
-
-def redemption_item(tenant: str, member: str, redemption: Redemption) -> dict[str, Any]:
-    return {
-        "pk": keys.member_pk(tenant, member),
-        "sk": f"R#{redemption.redemption_id}",
-        "kind": "redemption",
-        **{k: v for k, v in asdict(redemption).items() if v is not None},
-    }
-
-
-def redemption_from_item(item: dict[str, Any]) -> Redemption:
-    fields = {k: plain(v) for k, v in item.items() if k in Redemption.__dataclass_fields__}
-    fields["lots"] = _ints(item.get("lots"))
-    return Redemption(**fields)
-
-
-# --- the store ---------------------------------------------------------------------
+PAGE_KEYS = ("pk", "sk")  # what a ledger cursor carries
 
 
 class DynamoLedgerStore:
@@ -234,13 +69,13 @@ class DynamoLedgerStore:
         pk = keys.member_pk(tenant, member)
         wanted = {BALANCE_SK}
         if op_key:
-            wanted.add(f"K#{op_key}")
+            wanted.add(marker_sk(op_key))
         if order_id:
-            wanted.add(f"O#{order_id}")
+            wanted.add(order_sk(order_id))
         if redemption_id:
-            wanted.add(f"R#{redemption_id}")
+            wanted.add(redemption_sk(redemption_id))
         if with_profile:
-            wanted.add("#PROFILE")
+            wanted.add(PROFILE_SK)
         found: dict[str, dict[str, Any]] = {}
         request: dict[str, Any] = {
             self._table_name: {
@@ -255,10 +90,10 @@ class DynamoLedgerStore:
             for item in page["Responses"].get(self._table_name, []):
                 found[item["sk"]] = item
             request = page.get("UnprocessedKeys") or {}
-        marker = found.get(f"K#{op_key}") if op_key else None
-        order = found.get(f"O#{order_id}") if order_id else None
-        redemption = found.get(f"R#{redemption_id}") if redemption_id else None
-        profile = found.get("#PROFILE") or {}
+        marker = found.get(marker_sk(op_key)) if op_key else None
+        order = found.get(order_sk(order_id)) if order_id else None
+        redemption = found.get(redemption_sk(redemption_id)) if redemption_id else None
+        profile = found.get(PROFILE_SK) or {}
         return Snapshot(
             account=account_from_item(found.get(BALANCE_SK)),
             order=order_from_item(order) if order else None,
@@ -273,7 +108,7 @@ class DynamoLedgerStore:
         items: list[dict[str, Any]] = []
         balance: dict[str, Any] = {
             "TableName": self._table_name,
-            "Item": balance_item(tenant, member, change.account, change.next_due, at),
+            "Item": balance_item(tenant, member, change.account, change.next_due, at, change.expiring),
         }
         if change.expected_version == 0:
             balance["ConditionExpression"] = "attribute_not_exists(version)"
@@ -290,7 +125,7 @@ class DynamoLedgerStore:
                         "TableName": self._table_name,
                         "Item": {
                             "pk": pk,
-                            "sk": f"K#{change.op_key}",
+                            "sk": marker_sk(change.op_key),
                             "kind": "applied",
                             "result": change.result,
                             "at": at,
@@ -321,7 +156,7 @@ class DynamoLedgerStore:
                 {
                     "Update": {
                         "TableName": self._table_name,
-                        "Key": {"pk": pk, "sk": f"O#{order_id}"},
+                        "Key": {"pk": pk, "sk": order_sk(order_id)},
                         "UpdateExpression": "ADD spent :p SET kind = :kind, order_id = :o",
                         "ExpressionAttributeValues": {":p": points, ":kind": "order", ":o": order_id},
                     }
@@ -343,7 +178,7 @@ class DynamoLedgerStore:
                 {
                     "Update": {
                         "TableName": self._table_name,
-                        "Key": {"pk": pk, "sk": f"R#{redemption_id}"},
+                        "Key": {"pk": pk, "sk": redemption_sk(redemption_id)},
                         "UpdateExpression": "SET #s = :lapsed, updated_at = :at",
                         "ExpressionAttributeNames": {"#s": "status"},
                         "ExpressionAttributeValues": {":lapsed": "lapsed", ":at": at},
@@ -359,14 +194,16 @@ class DynamoLedgerStore:
                     {
                         "Put": {
                             "TableName": events_table,
-                            "Item": system_events.event_item(
-                                tenant,
-                                member,
-                                f"sys:points:{member}:{notice.key}",
-                                notice.type,
-                                at,
-                                day_of(at, self._tz),
-                                notice.data,
+                            "Item": event_item(
+                                system_events.system_event(
+                                    tenant,
+                                    member,
+                                    f"sys:points:{member}:{notice.key}",
+                                    notice.type,
+                                    at,
+                                    day_of(at, self._tz),
+                                    notice.data,
+                                )
                             ),
                         }
                     }
@@ -387,20 +224,24 @@ class DynamoLedgerStore:
 
     # reads for the API ------------------------------------------------------------
 
-    def entries(
-        self, tenant: str, member: str, limit: int, start: dict[str, Any] | None
-    ) -> tuple[list[Entry], dict[str, Any] | None]:
-        """Newest first: one Query on the member partition, ``L#`` prefix, descending."""
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :l)",
-            "ExpressionAttributeValues": {":pk": keys.member_pk(tenant, member), ":l": "L#"},
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        page = aws.table(self._table_name).query(**kwargs)
-        return [entry_from_item(item) for item in page["Items"]], page.get("LastEvaluatedKey")
+    def entries_page(self, tenant: str, member: str, limit: int, cursor: str | None) -> EntriesPage:
+        """Newest first: one Query on the member partition, ``L#`` prefix, descending.
+        The cursor must be a ledger position in the member's own partition."""
+        pk = keys.member_pk(tenant, member)
+        start = cursors.decode(cursor, PAGE_KEYS, {"pk": pk})
+        if start is not None and not str(start["sk"]).startswith(ENTRY_PREFIX):
+            raise ValidationFailed("cursor is not valid", field="cursor", code="invalid_cursor")
+        items, next_cursor = query_page(
+            aws.table(self._table_name),
+            PAGE_KEYS,
+            {"pk": pk},
+            cursor,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :l)",
+            ExpressionAttributeValues={":pk": pk, ":l": ENTRY_PREFIX},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return EntriesPage([entry_from_item(item) for item in items], next_cursor)
 
     def due_members(self, tenant: str, now: str) -> list[str]:
         """Members with something due by ``now``: one Query per due-index shard."""
@@ -411,7 +252,35 @@ class DynamoLedgerStore:
                 table,
                 IndexName="gsi1",
                 KeyConditionExpression="gsi1pk = :pk AND gsi1sk <= :bound",
-                ExpressionAttributeValues={":pk": due_pk(tenant, shard), ":bound": f"{now}#\uffff"},
+                ExpressionAttributeValues={":pk": due_pk(tenant, shard), ":bound": due_bound(now)},
             )
             members.extend(str(item["member_id"]) for item in items)
         return members
+
+
+def record_adjustment(
+    table_name: str,
+    tenant: str,
+    at: datetime,
+    actor: audit.Actor,
+    member: str,
+    adjustment_id: str,
+    result: dict[str, Any],
+) -> None:
+    """An admin adjustment in the audit trail, once per adjustment and member: a
+    replay writes the entry only if the first request failed before it could (the
+    adjustment applied, the entry not yet written)."""
+    entry = audit.entry_item(
+        tenant,
+        at,
+        actor,
+        "points.adjusted",
+        adjustment_id,
+        {
+            "member_id": member,
+            "points": result["points"],
+            "applied_points": result["applied_points"],
+            "reason": result["reason"],
+        },
+    )
+    audit.record_once(table_name, entry, f"points.adjusted#{member}#{adjustment_id}")

@@ -1,13 +1,24 @@
-"""Daily KPI report: figures and rendering. Pure: no AWS here."""
+"""Daily KPI report: which days are due, every figure's definition and its computation from
+the records the repository reads, and the rendering. Pure: no AWS here.
+
+Each figure is computed here and only here, from the activity index of the day (the
+program-local day an item is listed under): :func:`revenue`, :func:`refunded` and
+:func:`points_issued` state their definitions; counts are the number of items of one
+kind listed that day (:func:`day_figures`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from html import escape
+from typing import Any
 
-from loyalty.emailer import Email
+from loyalty.messages import Email
+
+Records = Sequence[Mapping[str, Any]]  # stored items, as the activity index lists them
+Listed = Mapping[tuple[str, str], Records]  # (day, kind) -> the items listed under them
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,52 @@ def sum_by_currency(pairs: list[tuple[str, Decimal]]) -> dict[str, Decimal]:
     for currency, amount in pairs:
         totals[currency] = totals.get(currency, Decimal("0")) + amount
     return dict(sorted(totals.items()))
+
+
+def revenue(orders: Records) -> dict[str, Decimal]:
+    """Report revenue of a day: the sum of ``data.total`` of the day's ``order.placed``
+    events, by ``data.currency``. The day is the one the order occurred on in the program's
+    time zone. Gross: refunds are not subtracted (they are reported apart, :func:`refunded`)
+    and an order cancelled later still counts on the day it was placed."""
+    return sum_by_currency([(o["data"]["currency"], Decimal(o["data"]["total"])) for o in orders])
+
+
+def refunded(refunds: Records) -> dict[str, Decimal]:
+    """Refunded amount of a day: the sum of ``data.amount`` of the day's ``order.refunded``
+    events, by ``data.currency``; a refund without a currency is reported under XXX,
+    ISO 4217's "no currency" code."""
+    return sum_by_currency(
+        [(r["data"].get("currency", "XXX"), Decimal(r["data"]["amount"])) for r in refunds]
+    )
+
+
+def points_issued(earned: Records) -> int:
+    """Points issued on a day: the sum of ``points`` of the ledger's ``points.earned``
+    entries listed that day, i.e. credited that day in the program's time zone (when the
+    stream delivered the order, not when it occurred). Clawbacks are not subtracted."""
+    return sum(int(e["points"]) for e in earned)
+
+
+def day_figures(day: date, events: Listed, records: Listed) -> DayFigures:
+    """One day's figures from the activity index: ``events`` from the event log, ``records``
+    from the loyalty table. Raises on a malformed stored item, which fails that day alone."""
+    d = day.isoformat()
+
+    def listed(source: Listed, kind: str) -> Records:
+        return source.get((d, kind), ())
+
+    orders, refunds = listed(events, "order.placed"), listed(events, "order.refunded")
+    return DayFigures(
+        day=day,
+        orders=len(orders),
+        revenue=revenue(orders),
+        refunds=len(refunds),
+        refunded=refunded(refunds),
+        new_members=len(listed(events, "member.registered")),
+        points_issued=points_issued(listed(records, "points.earned")),
+        tickets_opened=len(listed(records, "ticket.opened")),
+        tickets_escalated=len(listed(records, "ticket.escalated")),
+    )
 
 
 def _money(values: dict[str, Decimal]) -> str:

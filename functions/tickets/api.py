@@ -1,4 +1,6 @@
-"""Service tickets API: open a ticket, read it, reply to it.
+"""Service tickets API: open a ticket, read it, reply to it. The handler maps each request
+to the ticket rules (``tickets.logic``, which know no API models) and each ticket to its
+response (``_out``).
 
 POST requests honour an optional ``Idempotency-Key`` header (Powertools
 idempotency): a retried request returns the first response and writes nothing."""
@@ -8,7 +10,6 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
 from aws_lambda_powertools.logging import correlation_paths
@@ -37,15 +38,16 @@ from loyalty.api import (
     resolve,
 )
 from loyalty.errors import Conflict, NotFound
+from loyalty.observability import logger_for, metrics_for, tracer_for
 from loyalty.settings import get_settings
 from loyalty.timeutil import from_epoch_ms, iso, local_day
 from tickets import logic
 from tickets.models import ReplyIn, TicketIn, TicketOut
 from tickets.repository import TicketStore
 
-logger = Logger(service="tickets")
-tracer = Tracer(service="tickets")
-metrics = Metrics(namespace="Loyalty", service="tickets")
+logger = logger_for(__name__)
+tracer = tracer_for(__name__)
+metrics = metrics_for(__name__)
 app = create_resolver(logger)
 
 TicketId = Annotated[str, Path(min_length=4, max_length=64, pattern=r"^tk_[0-9a-f]+$")]
@@ -75,6 +77,23 @@ def _persistence() -> DynamoDBPersistenceLayer:
     return DynamoDBPersistenceLayer(table_name=get_settings().require("idempotency_table"))
 
 
+def _out(ticket: logic.Ticket) -> TicketOut:
+    """The API's view of a ticket (a ticket is open until closing is supported)."""
+    return TicketOut(
+        ticket_id=ticket.ticket_id,
+        subject=ticket.subject,
+        description=ticket.description,
+        member_id=ticket.member_id,
+        priority=ticket.priority,
+        status="open",
+        channel=ticket.channel,
+        created_at=ticket.created_at,
+        first_response_due_at=ticket.first_response_due_at,
+        first_response_at=ticket.first_response_at,
+        escalated_at=ticket.escalated_at,
+    )
+
+
 def _store() -> TicketStore:
     return TicketStore(get_settings().require("loyalty_table"))
 
@@ -83,12 +102,19 @@ def _execute(command: Command) -> TicketOut:
     now = from_epoch_ms(command.now_ms)
     store = _store()
     if command.operation == "open":
+        request = TicketIn.model_validate(command.payload)
         ticket = logic.open_ticket(
-            TicketIn.model_validate(command.payload), command.tenant_id, command.channel, now
+            command.tenant_id,
+            command.channel,
+            now,
+            subject=request.subject,
+            description=request.description,
+            member_id=request.member_id,
+            priority=request.priority,
         )
         store.create(ticket, local_day(now, get_settings().tz).isoformat())
         metrics.add_metric(name="TicketsOpened", unit=MetricUnit.Count, value=1)
-        return ticket.to_out()
+        return _out(ticket)
     ticket_id = command.ticket_id or ""
     existing = store.get(command.tenant_id, ticket_id)
     if existing is None:
@@ -98,7 +124,7 @@ def _execute(command: Command) -> TicketOut:
     updated = store.get(command.tenant_id, ticket_id)
     if updated is None:
         raise NotFound("no such ticket", field="ticket_id")
-    return updated.to_out()
+    return _out(updated)
 
 
 def _run(command: Command) -> TicketOut:
@@ -171,7 +197,7 @@ def get_ticket(ticket_id: TicketId) -> TicketOut:
     ticket = _store().get(caller(app, scope="tickets:read").tenant_id, ticket_id)
     if ticket is None:
         raise NotFound("no such ticket", field="ticket_id")
-    return ticket.to_out()
+    return _out(ticket)
 
 
 @app.post(

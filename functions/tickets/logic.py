@@ -1,4 +1,5 @@
-"""Ticket rules. Pure: no AWS here.
+"""Ticket rules. Pure: no AWS here, and no API models: the handler maps a request to
+these arguments and a :class:`Ticket` to its response.
 
 Simplified for now: the first-response SLA counts wall-clock hours by
 priority; business-hours calendars come later."""
@@ -8,10 +9,12 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
-from loyalty.emailer import Email
+from loyalty.messages import Email
 from loyalty.timeutil import iso
-from tickets.models import Priority, TicketIn, TicketOut
+
+Priority = Literal["low", "normal", "high", "urgent"]
 
 FIRST_RESPONSE_SLA: dict[str, timedelta] = {
     "urgent": timedelta(hours=1),
@@ -35,38 +38,33 @@ class Ticket:
     first_response_at: str | None = None
     escalated_at: str | None = None
 
-    def to_out(self) -> TicketOut:
-        return TicketOut(
-            ticket_id=self.ticket_id,
-            subject=self.subject,
-            description=self.description,
-            member_id=self.member_id,
-            priority=self.priority,
-            status="open",
-            channel=self.channel,
-            created_at=self.created_at,
-            first_response_due_at=self.first_response_due_at,
-            first_response_at=self.first_response_at,
-            escalated_at=self.escalated_at,
-        )
-
 
 def new_ticket_id(now: datetime) -> str:
     """Time-ordered and unguessable: milliseconds since epoch plus 64 random bits."""
     return f"tk_{int(now.timestamp() * 1000):013d}{secrets.token_hex(8)}"
 
 
-def open_ticket(request: TicketIn, tenant_id: str, channel: str, now: datetime) -> Ticket:
+def open_ticket(
+    tenant_id: str,
+    channel: str,
+    now: datetime,
+    *,
+    subject: str,
+    description: str = "",
+    member_id: str | None = None,
+    priority: Priority = "normal",
+) -> Ticket:
+    """A new ticket opened at ``now``, its first response due by its priority's SLA."""
     return Ticket(
         tenant_id=tenant_id,
         ticket_id=new_ticket_id(now),
-        subject=request.subject,
-        description=request.description,
-        member_id=request.member_id,
-        priority=request.priority,
+        subject=subject,
+        description=description,
+        member_id=member_id,
+        priority=priority,
         channel=channel,
         created_at=iso(now),
-        first_response_due_at=iso(now + FIRST_RESPONSE_SLA[request.priority]),
+        first_response_due_at=iso(now + FIRST_RESPONSE_SLA[priority]),
     )
 
 

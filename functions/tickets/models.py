@@ -1,4 +1,5 @@
-"""API models for service tickets."""
+"""API models for service tickets: the request and response bodies of the tickets API. Their
+priority vocabulary is the ticket rules' own (``tickets.logic.Priority``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-Priority = Literal["low", "normal", "high", "urgent"]
+from tickets.logic import Priority
+
 MemberRef = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@/+\-]+$")]
 
 

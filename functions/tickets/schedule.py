@@ -1,5 +1,9 @@
 """Scheduled: escalate tickets whose first response is overdue, once each.
 
+A due-index job of the shared outline (``loyalty.jobs.DueJob``): it reads the sparse
+SLA index up to the schedule time, so a missed run, or a run that nears the end of its
+invocation and stops taking tickets, leaves the rest due for the next run.
+
 Each ticket is an item of its own: a ticket whose escalation fails is recorded,
 retried by the next runs and parked after ``jobs.MAX_ATTEMPTS`` of them (it stays
 in the SLA index, unescalated, listed by ``python -m infra.ops failures``), while
@@ -7,89 +11,81 @@ the other tickets and tenants are escalated."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
 
-from loyalty import jobs, keys, tenants
+from loyalty import jobs, keys
 from loyalty.jobs import ScheduledInvocation
+from loyalty.observability import logger_for, metrics_for, tracer_for
 from loyalty.once import Delivery, deliver
 from loyalty.settings import get_settings
 from loyalty.tenants import Tenant
 from loyalty.timeutil import iso, local_day
 from tickets import logic
+from tickets.logic import Ticket
 from tickets.repository import TicketStore
 
-logger = Logger(service="tickets")
-tracer = Tracer(service="tickets")
-metrics = Metrics(namespace="Loyalty", service="tickets")
+logger = logger_for(__name__)
+tracer = tracer_for(__name__)
+metrics = metrics_for(__name__)
 
 JOB = "escalate"
 
 
-class EscalationRun(BaseModel):
+class EscalationRun(jobs.JobRun):
     escalated: int = 0
-    failed: int = 0  # tickets whose escalation failed in this run
-    parked: int = 0  # of those, tickets this run parked
     waiting: int = 0  # tickets another run holds a live claim on: left due
-    tenants_failed: int = 0
 
 
-def _escalate_tenant(store: TicketStore, tenant: Tenant, now: datetime, run: EscalationRun) -> None:
-    settings = get_settings()
-    table = settings.require("loyalty_table")
-    items = jobs.JobItems(table, tenant.tenant_id, JOB, now)
-    try:
-        for ticket in store.overdue(tenant.tenant_id, iso(now)):
-            if not logic.is_overdue(ticket, now) or items.is_parked(ticket.ticket_id):
-                continue
-            try:
-                delivery = deliver(
-                    table,
-                    keys.ticket_pk(ticket.tenant_id, ticket.ticket_id),
-                    "DELIVERY#escalation",
-                    settings.require("sender_email"),
-                    logic.escalation_email(ticket, tenant.escalation_emails),
-                    now,
-                )
-                if delivery is Delivery.IN_FLIGHT:
-                    run.waiting += 1
-                    continue
-                escalated = store.mark_escalated(ticket, iso(now), local_day(now, settings.tz).isoformat())
-            except Exception as err:  # noqa: BLE001 - recorded per ticket; the rest go ahead
-                failure = items.failed(ticket.ticket_id, err)
-                jobs.log_failure(logger, "ticket escalation failed", failure, ticket_id=ticket.ticket_id)
-                continue
-            items.succeeded(ticket.ticket_id)
-            run.escalated += int(escalated)
-        items.forget_unseen()  # answered meanwhile: nothing left to escalate
-    finally:
-        run.failed += items.failed_count
-        run.parked += items.parked_count
+class Escalations(jobs.DueJob[EscalationRun, Ticket]):
+    name = JOB
+    item_label = "ticket escalation"
+    items_label = "escalations"
+
+    def __init__(self, invocation: ScheduledInvocation, context: Any = None) -> None:
+        super().__init__(invocation, EscalationRun(), context=context, logger=logger, metrics=metrics)
+        settings = get_settings()
+        self.store = TicketStore(self.table)
+        self.sender = settings.require("sender_email")
+        self.day = local_day(self.at, settings.tz).isoformat()
+
+    def items_of(self, tenant: Tenant) -> Iterable[Ticket]:
+        return (t for t in self.store.overdue(tenant.tenant_id, iso(self.at)) if logic.is_overdue(t, self.at))
+
+    def key_of(self, ticket: Ticket) -> str:
+        return ticket.ticket_id
+
+    def log_fields(self, ticket: Ticket) -> dict[str, Any]:
+        return {"ticket_id": ticket.ticket_id}
+
+    def handle(self, tenant: Tenant, ticket: Ticket) -> jobs.Outcome:
+        delivery = deliver(
+            self.table,
+            keys.ticket_pk(ticket.tenant_id, ticket.ticket_id),
+            "DELIVERY#escalation",
+            self.sender,
+            logic.escalation_email(ticket, tenant.escalation_emails),
+            self.at,
+        )
+        if delivery is Delivery.IN_FLIGHT:
+            self.run.waiting += 1
+            return jobs.Outcome.WAITING
+        self.run.escalated += int(self.store.mark_escalated(ticket, iso(self.at), self.day))
+        return jobs.Outcome.DONE
+
+    def add_metrics(self) -> None:
+        self.metrics.add_metric(name="TicketsEscalated", unit=MetricUnit.Count, value=self.run.escalated)
 
 
-def run_escalations(invocation: ScheduledInvocation) -> EscalationRun:
-    settings = get_settings()
-    table = settings.require("loyalty_table")
-    store = TicketStore(table)
-    run = EscalationRun()
-    for tenant in tenants.list_tenants(table):
-        try:
-            _escalate_tenant(store, tenant, invocation.at, run)
-        except Exception as err:  # noqa: BLE001 - one tenant's failure does not stop the others
-            jobs.log_tenant_failure(logger, "escalation run failed for a tenant", tenant.tenant_id, err)
-            run.tenants_failed += 1
-    metrics.add_metric(name="TicketsEscalated", unit=MetricUnit.Count, value=run.escalated)
-    jobs.finish(run, metrics, "escalations")
-    return run
+def run_escalations(invocation: ScheduledInvocation, context: Any = None) -> EscalationRun:
+    return Escalations(invocation, context).execute()
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return run_escalations(jobs.invocation_for(event, JOB)).model_dump()
+    return run_escalations(jobs.invocation_for(event, JOB), context).model_dump()

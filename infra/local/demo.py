@@ -21,17 +21,14 @@ import json
 import random
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from infra.definitions import program_config_json
+from infra.local.client import Client
 from infra.local.stack import DEMO_ADMIN_KEY, DEMO_API_KEY, LocalStack
 
 START = datetime(2026, 3, 2, 5, 0, tzinfo=UTC)  # a Monday, 13:00 in Shanghai
@@ -51,46 +48,6 @@ REWARDS = (
     (1000, "10 CNY voucher"),
     (2500, "25 CNY voucher"),
 )
-
-
-class Client:
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def call(
-        self, method: str, path: str, body: Any = None, key: str | None = DEMO_API_KEY
-    ) -> tuple[int, Any]:
-        request = urllib.request.Request(  # noqa: S310 - the local stack's own loopback URL
-            self.url + path, data=json.dumps(body).encode() if body is not None else None, method=method
-        )
-        request.add_header("content-type", "application/json")
-        if key:
-            request.add_header("x-api-key", key)
-        try:
-            with urllib.request.urlopen(request, timeout=300) as response:  # noqa: S310 - loopback only
-                return response.status, json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read() or b"null")
-
-    def expect(
-        self, status: int, method: str, path: str, body: Any = None, key: str | None = DEMO_API_KEY
-    ) -> Any:
-        """The response body; anything but ``status`` stops the demo."""
-        got, answer = self.call(method, path, body, key)
-        if got != status:
-            raise RuntimeError(f"{method} {path}: expected {status}, got {got} {answer}")
-        return answer
-
-    def pages(self, path: str, field: str) -> Iterator[dict[str, Any]]:
-        """Every item of a paged list (``next_cursor``), page by page."""
-        cursor: str | None = None
-        while True:
-            query = "?limit=100" + (f"&cursor={urllib.parse.quote(cursor)}" if cursor else "")
-            page = self.expect(200, "GET", path + query)
-            yield from page[field]
-            cursor = page.get("next_cursor")
-            if not cursor:
-                return
 
 
 def _stamp(moment: datetime) -> str:
@@ -296,7 +253,7 @@ class Scenario:
             )
             self.tickets += 1
             if answer:
-                status, _ = self.client.call(
+                status, _ = self.client.request(
                     "POST",
                     f"/v1/tickets/{ticket['ticket_id']}/replies",
                     {"author": "agent-1", "body": "Checking now."},
@@ -354,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     url = stack.start()
     print(f"local stack at {url}; playing {args.members} members over {args.days} days...", flush=True)
-    scenario = Scenario(Client(url), args.members, args.days, args.seed)
+    scenario = Scenario(Client(url, key=DEMO_API_KEY), args.members, args.days, args.seed)
     try:
         scenario.play()
         print(

@@ -50,66 +50,29 @@ def _key_of(backend: DynamoDBBackend, op_type: str, op: dict[str, Any]) -> dict[
     return key
 
 
+Planned = tuple[str, dict[str, Any], dict[str, Any]]  # (operation type, operation, key)
+Reason = tuple[Any, Any, Any]  # a CancellationReason: (code, message, old item)
+
+
 def fast_transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
     if len(transact_items) > 100:
         raise TooManyTransactionsException()
     seen: set[tuple[str, str]] = set()
-    plan: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
-    errors: list[tuple[Any, Any, Any]] = []
+    plan: list[Planned] = []
+    reasons: list[Reason] = []
     for item in transact_items:
-        if len(item) > 1:
-            raise TransactWriteSingleOpException
-        op_type, op = next(iter(item.items()))
-        if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
-            raise ValueError("Unsupported transaction operation")
-        key = _key_of(self, op_type, op)
-        marker = (str(op["TableName"]), str(dict(sorted(key.items()))))
-        if marker in seen:
-            raise MultipleTransactionsException()
-        seen.add(marker)
-        plan.append((op_type, op, key))
-        current = self.get_item(op["TableName"], key)
-        condition = op.get("ConditionExpression")
-        if condition is not None:
-            expr = get_filter_expression(
-                condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
-            )
-            if not expr.expr(current):
-                old = None
-                if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
-                    old = current.to_json()["Attributes"]
-                errors.append(("ConditionalCheckFailed", "The conditional request failed", old))
-                continue
-        errors.append((None, None, None))
-    if any(code is not None for code, _, _ in errors):
-        raise TransactionCanceledException(errors)
+        planned = _plan(self, item, seen)
+        plan.append(planned)
+        reasons.append(_check(self, planned))
+    if any(code is not None for code, _, _ in reasons):
+        raise TransactionCanceledException(reasons)
 
     snapshots = [
         (op["TableName"], key, copy.deepcopy(self.get_item(op["TableName"], key))) for _, op, key in plan
     ]
     try:
-        for op_type, op, key in plan:
-            names = op.get("ExpressionAttributeNames") or {}
-            values = op.get("ExpressionAttributeValues") or {}
-            if op_type == "Put":
-                self.put_item(
-                    op["TableName"],
-                    op["Item"],
-                    expression_attribute_names=names,
-                    expression_attribute_values=values,
-                )
-            elif op_type == "Delete":
-                self.delete_item(
-                    op["TableName"], key, expression_attribute_names=names, expression_attribute_values=values
-                )
-            elif op_type == "Update":
-                self.update_item(
-                    op["TableName"],
-                    key,
-                    update_expression=op["UpdateExpression"],
-                    expression_attribute_names=names,
-                    expression_attribute_values=values,
-                )
+        for planned in plan:
+            _write(self, planned)
     except Exception:
         for table_name, key, before in snapshots:
             if before is None:
@@ -117,6 +80,67 @@ def fast_transact_write_items(self: DynamoDBBackend, transact_items: list[dict[s
             else:
                 self.put_item(table_name, before.to_json()["Attributes"])
         raise
+
+
+def _plan(backend: DynamoDBBackend, item: dict[str, Any], seen: set[tuple[str, str]]) -> Planned:
+    """One transaction item's operation and key, refused as DynamoDB refuses it:
+    more than one operation, an unknown one, or an item touched twice."""
+    if len(item) > 1:
+        raise TransactWriteSingleOpException
+    op_type, op = next(iter(item.items()))
+    if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+        raise ValueError("Unsupported transaction operation")
+    key = _key_of(backend, op_type, op)
+    marker = (str(op["TableName"]), str(dict(sorted(key.items()))))
+    if marker in seen:
+        raise MultipleTransactionsException()
+    seen.add(marker)
+    return op_type, op, key
+
+
+def _check(backend: DynamoDBBackend, planned: Planned) -> Reason:
+    """The cancellation reason of one item against the current items: none, or
+    its failed condition (with the old item when the request asks for it)."""
+    _, op, key = planned
+    current = backend.get_item(op["TableName"], key)
+    condition = op.get("ConditionExpression")
+    if condition is None:
+        return None, None, None
+    expr = get_filter_expression(
+        condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+    )
+    if expr.expr(current):
+        return None, None, None
+    old = None
+    if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+        old = current.to_json()["Attributes"]
+    return "ConditionalCheckFailed", "The conditional request failed", old
+
+
+def _write(backend: DynamoDBBackend, planned: Planned) -> None:
+    """Apply one checked item (a ConditionCheck writes nothing)."""
+    op_type, op, key = planned
+    names = op.get("ExpressionAttributeNames") or {}
+    values = op.get("ExpressionAttributeValues") or {}
+    if op_type == "Put":
+        backend.put_item(
+            op["TableName"],
+            op["Item"],
+            expression_attribute_names=names,
+            expression_attribute_values=values,
+        )
+    elif op_type == "Delete":
+        backend.delete_item(
+            op["TableName"], key, expression_attribute_names=names, expression_attribute_values=values
+        )
+    elif op_type == "Update":
+        backend.update_item(
+            op["TableName"],
+            key,
+            update_expression=op["UpdateExpression"],
+            expression_attribute_names=names,
+            expression_attribute_values=values,
+        )
 
 
 class _IndexMap:

@@ -12,6 +12,7 @@ from infra.definitions import (
     dead_letter_queue_name,
     has_dead_letter_queue,
     program_config_json,
+    required_settings,
 )
 
 
@@ -56,9 +57,16 @@ def local_queue_names() -> list[str]:
     return [dead_letter_queue_name(fn) for fn in FUNCTIONS if has_dead_letter_queue(fn)]
 
 
+def local_required_settings() -> str:
+    """``REQUIRED_SETTINGS`` of the local stack, which runs every function in one
+    process: what any function requires."""
+    return ",".join(sorted({name for fn in FUNCTIONS for name in required_settings(fn)}))
+
+
 def provision(session: Any, sender_email: str, bucket: str) -> dict[str, str]:
     """Create every table (keys, indexes, streams, TTL), queue, bucket and SES
-    identity. Returns the environment variables the handlers need."""
+    identity. Returns the environment variables the handlers need, with
+    ``REQUIRED_SETTINGS`` naming each of them a function requires."""
     dynamodb = session.client("dynamodb")
     env: dict[str, str] = {}
     for table in TABLES:
@@ -78,9 +86,11 @@ def provision(session: Any, sender_email: str, bucket: str) -> dict[str, str]:
     ) if session.region_name != "us-east-1" else session.client("s3").create_bucket(Bucket=bucket)
     session.client("ses").verify_email_identity(EmailAddress=sender_email)
     env["REPORTS_BUCKET"] = bucket
+    env["SENDER_EMAIL"] = sender_email
     # The program configuration, where a deployment keeps it: SSM Parameter Store.
     session.client("ssm").put_parameter(
         Name=PROGRAM_CONFIG_PARAMETER, Value=program_config_json(), Type="String", Overwrite=True
     )
     env["PROGRAM_CONFIG_PARAMETER"] = PROGRAM_CONFIG_PARAMETER
+    env["REQUIRED_SETTINGS"] = local_required_settings()
     return env

@@ -2,52 +2,31 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+from infra.local.client import Client
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@dataclass
-class LocalClient:
-    url: str
-    outbox: Path
+class LocalClient(Client):
+    """The API client (infra/local/client.py) of a running stack, with the
+    storefront key `make local` provisions, and the stack's outbox."""
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        key: str | None = "local-dev-key",
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, Any]:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.url + path, data=data, method=method)  # noqa: S310 - loopback
-        request.add_header("content-type", "application/json")
-        if key:
-            request.add_header("x-api-key", key)
-        for name, value in (headers or {}).items():
-            request.add_header(name, value)
-        try:
-            with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310 - loopback only
-                return response.status, json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read() or b"null")
+    def __init__(self, url: str, outbox: Path) -> None:
+        super().__init__(url, key="local-dev-key", timeout=120)
+        self.outbox = outbox
 
 
 def module_env() -> dict[str, str]:
@@ -83,11 +62,12 @@ def running_stack(outbox: Path) -> Iterator[LocalClient]:
         text=True,
     )
     assert process.stdout is not None
+    output = process.stdout
     deadline = time.monotonic() + 60
     url = None
     lines = []
     while time.monotonic() < deadline:
-        line = process.stdout.readline()
+        line = output.readline()
         if not line:
             break
         lines.append(line)
@@ -100,7 +80,7 @@ def running_stack(outbox: Path) -> Iterator[LocalClient]:
         pytest.fail("local stack did not start:\n" + "".join(lines))
     # Keep reading its output so a chatty stack never blocks on a full pipe.
     tail: deque[str] = deque(maxlen=200)
-    threading.Thread(target=lambda: tail.extend(process.stdout), daemon=True).start()
+    threading.Thread(target=lambda: tail.extend(output), daemon=True).start()
     try:
         yield LocalClient(url, outbox)
     finally:

@@ -17,7 +17,6 @@ from loyalty.program import Points
 from points.ledger import quote
 from reports import logic as reports
 from tickets import logic as tickets
-from tickets.models import TicketIn
 
 pytestmark = pytest.mark.unit
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -125,7 +124,7 @@ def test_greeting_requires_address_and_consent() -> None:
 
 
 def test_ticket_sla_and_overdue() -> None:
-    ticket = tickets.open_ticket(TicketIn(subject="s", priority="urgent"), "t", "web", NOW)
+    ticket = tickets.open_ticket("t", "web", NOW, subject="s", priority="urgent")
     assert ticket.first_response_due_at == "2026-03-10T13:00:00.000Z"
     assert not tickets.is_overdue(ticket, NOW + timedelta(minutes=59))
     assert tickets.is_overdue(ticket, NOW + timedelta(hours=1))

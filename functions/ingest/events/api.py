@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
@@ -15,8 +14,10 @@ from ingest.events import logic, timeline
 from ingest.events.models import (
     UNION_TAGS,
     EventBatch,
+    EventResult,
     EventsRequest,
     EventsResponse,
+    FieldError,
     TimelineEvent,
     TimelineResponse,
 )
@@ -33,12 +34,13 @@ from loyalty.api import (
     request_time,
     resolve,
 )
+from loyalty.observability import logger_for, metrics_for, tracer_for
 from loyalty.program import get_program
 from loyalty.settings import get_settings
 
-logger = Logger(service="ingest")
-tracer = Tracer(service="ingest")
-metrics = Metrics(namespace="Loyalty", service="ingest")
+logger = logger_for(__name__)
+tracer = tracer_for(__name__)
+metrics = metrics_for(__name__)
 app = create_resolver(logger, union_tags=UNION_TAGS)
 
 _SINGLE_STATUS = {"accepted": 202, "duplicate": 200}
@@ -72,13 +74,14 @@ def post_events(body: Annotated[EventsRequest, Body()]) -> Response[Any]:
     store = DynamoEventStore(settings.require("events_table"), settings.require("loyalty_table"))
     request = body.root
     if isinstance(request, EventBatch):
-        results = logic.ingest_batch(request, tenant, now, settings.tz, store, get_program(), sender)
+        outcomes = logic.ingest_batch(request.events, tenant, now, settings.tz, store, get_program(), sender)
+        results = [_result(o) for o in outcomes]
         for status in ("accepted", "duplicate", "conflict", "rejected"):
             count = sum(1 for r in results if r.status == status)
             if count:
                 metrics.add_metric(name=f"Events{status.capitalize()}", unit=MetricUnit.Count, value=count)
         return Response(200, "application/json", EventsResponse(results=results).model_dump_json())
-    result = logic.ingest_one(request, tenant, now, settings.tz, store, get_program(), sender)
+    result = _result(logic.ingest_one(request, tenant, now, settings.tz, store, get_program(), sender))
     metrics.add_metric(name=f"Events{result.status.capitalize()}", unit=MetricUnit.Count, value=1)
     if result.status in _SINGLE_STATUS:
         return Response(
@@ -88,6 +91,18 @@ def post_events(body: Annotated[EventsRequest, Body()]) -> Response[Any]:
         )
     error = result.errors[0]
     return error_response(409 if result.status == "conflict" else 400, error.code, error.message, error.field)
+
+
+def _result(outcome: logic.Outcome) -> EventResult:
+    def errors(problems: list[logic.Problem]) -> list[FieldError]:
+        return [FieldError(code=p.code, message=p.message, field=p.field) for p in problems]
+
+    return EventResult(
+        event_id=outcome.event_id,
+        status=outcome.status,
+        errors=errors(outcome.errors),
+        warnings=errors(outcome.warnings),
+    )
 
 
 @app.get(

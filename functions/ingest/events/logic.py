@@ -1,42 +1,54 @@
-"""Event intake rules: validation beyond the schema, idempotency outcome, and
-the stored shape of an event. Pure: no AWS here."""
+"""Event intake rules: validation beyond the schema, the idempotency outcome,
+and what is stored of an event (``loyalty.events.stored.StoredEvent``: the
+one shape every consumer of the event log reads). Pure: no AWS here."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter, ValidationError
 
-from ingest.events.models import UNION_TAGS, EventBatch, EventIn, EventResult, FieldError
-from ingest.members import projection
-from loyalty.api import TAG_ERRORS, field_path
+from ingest.events import privacy
+from loyalty.errors import TAG_ERRORS, field_path
+from loyalty.events.models import EVENT_TYPES, EventIn
+from loyalty.events.stored import StoredEvent
 from loyalty.program import ProgramConfig
+from loyalty.system_events import SYSTEM_CHANNEL, SYSTEM_PREFIX, system_event
 from loyalty.timeutil import iso, local_day
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
-# Event types listed in the daily activity index (read by the daily report).
-DAY_INDEXED_TYPES = frozenset(
-    {
-        "order.placed",
-        "order.refunded",
-        "order.cancelled",
-        "member.registered",
-        "review.submitted",
-        "survey.answered",
-        "referral.completed",
-    }
-)
 # High-volume behaviour events expire; everything else is kept (the stored event
 # is also the idempotency record, so ids stay unique for at least this long).
 RETENTION = {"page.viewed": timedelta(days=90), "cart.updated": timedelta(days=90)}
 
 _EVENT_ADAPTER: TypeAdapter[EventIn] = TypeAdapter(EventIn)
+
+EventStatus = Literal["accepted", "duplicate", "conflict", "rejected"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why an event was refused, or what a client should know about an accepted one."""
+
+    code: str
+    message: str
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one event (the handler turns it into the API's result)."""
+
+    event_id: str | None
+    status: EventStatus
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -46,23 +58,6 @@ class Sender:
     storefront_id: str
     key_id: str
     channel: str  # the storefront's own channel
-
-
-@dataclass(frozen=True)
-class StoredEvent:
-    tenant_id: str
-    event_id: str
-    type: str
-    member_id: str
-    channel: str  # as the event says (a web shop may report a sale in a store)
-    occurred_at: datetime
-    received_at: datetime
-    data: dict[str, Any]
-    payload_hash: str
-    day: str  # the occurred_at day in the program's time zone
-    expires_at: datetime | None = None
-    sender: Sender | None = None  # None for events the system records
-    erased: bool = False  # the member was erased: personal data and free text were left out
 
 
 class EventStore(Protocol):
@@ -75,8 +70,6 @@ class EventStore(Protocol):
 
 # Events the system records itself (never sent by a storefront): their ids start
 # with SYSTEM_PREFIX, which storefront event ids may not, so they cannot collide.
-SYSTEM_PREFIX = "sys:"
-SYSTEM_CHANNEL = "system"
 STAGE_CHANGED = "member.stage_changed"
 SYSTEM_EVENT_TYPES = frozenset({STAGE_CHANGED})
 
@@ -117,17 +110,16 @@ def stage_changed(
         "channel": SYSTEM_CHANNEL,
         "data": {"from": before, "to": after},
     }
-    return StoredEvent(
-        tenant_id=tenant_id,
-        event_id=body["event_id"],
-        type=STAGE_CHANGED,
-        member_id=member_id,
-        channel=SYSTEM_CHANNEL,
-        occurred_at=at,
+    return system_event(
+        tenant_id,
+        member_id,
+        body["event_id"],
+        STAGE_CHANGED,
+        at,
+        local_day(at, tz).isoformat(),
+        body["data"],
         received_at=now,
-        data=body["data"],
         payload_hash=_hash(body),
-        day=local_day(at, tz).isoformat(),
     )
 
 
@@ -146,13 +138,16 @@ def to_stored(
         payload_hash=payload_hash(event),
         day=local_day(event.occurred_at, tz).isoformat(),
         expires_at=now + RETENTION[event.type] if event.type in RETENTION else None,
-        sender=sender,
+        storefront_id=sender.storefront_id if sender else None,
+        key_id=sender.key_id if sender else None,
+        # the event's own channel is kept; the storefront's too when it differs
+        storefront_channel=sender.channel if sender and sender.channel != event.channel else None,
     )
 
 
-def check_time(event: EventIn, now: datetime) -> FieldError | None:
+def check_time(event: EventIn, now: datetime) -> Problem | None:
     if event.occurred_at > now + FUTURE_TOLERANCE:
-        return FieldError(
+        return Problem(
             code="occurred_in_future",
             message="occurred_at is more than 5 minutes in the future",
             field="occurred_at",
@@ -160,9 +155,9 @@ def check_time(event: EventIn, now: datetime) -> FieldError | None:
     return None
 
 
-def check_event_id(event: EventIn) -> FieldError | None:
+def check_event_id(event: EventIn) -> Problem | None:
     if event.event_id.startswith(SYSTEM_PREFIX):
-        return FieldError(
+        return Problem(
             code="reserved_event_id",
             message=f"event ids starting with {SYSTEM_PREFIX} are reserved for events the system records",
             field="event_id",
@@ -170,7 +165,7 @@ def check_event_id(event: EventIn) -> FieldError | None:
     return None
 
 
-def currency_warnings(event: EventIn, program: ProgramConfig) -> list[FieldError]:
+def currency_warnings(event: EventIn, program: ProgramConfig) -> list[Problem]:
     """An order or refund in a currency the program cannot convert is stored (it stays
     on the timeline) but earns nothing and stays out of the member's spend."""
     currency = getattr(event.data, "currency", None)
@@ -179,7 +174,7 @@ def currency_warnings(event: EventIn, program: ProgramConfig) -> list[FieldError
     if program.to_base(Decimal(1), currency) is not None:
         return []
     return [
-        FieldError(
+        Problem(
             code="currency_not_convertible",
             message=f"no exchange rate from {currency} to {program.currency}: "
             "the order earns no points and is not counted in spend",
@@ -196,17 +191,17 @@ def ingest_one(
     store: EventStore,
     program: ProgramConfig | None = None,
     sender: Sender | None = None,
-) -> EventResult:
+) -> Outcome:
     if error := check_event_id(event) or check_time(event, now):
-        return EventResult(event_id=event.event_id, status="rejected", errors=[error])
+        return Outcome(event_id=event.event_id, status="rejected", errors=[error])
     stored = to_stored(event, tenant_id, now, tz, sender)
     warnings = currency_warnings(event, program or ProgramConfig())
-    if event.type in projection.PERSONAL_EVENT_DATA and store.is_erased(tenant_id, event.member_id):
+    if event.type in privacy.PERSONAL_EVENT_DATA and store.is_erased(tenant_id, event.member_id):
         # Accepted (a resend stays a duplicate: the hash is of what was sent), but
         # nothing personal of an erased member is stored again.
-        stored = replace(stored, data=projection.redact(event.type, stored.data), erased=True)
+        stored = stored.model_copy(update={"data": privacy.redact(event.type, stored.data), "erased": True})
         warnings.append(
-            FieldError(
+            Problem(
                 code="member_erased",
                 message="the member's personal data was erased on request: it was not stored",
                 field="member_id",
@@ -214,49 +209,47 @@ def ingest_one(
         )
     existing = store.put_new(stored)
     if existing is None:
-        return EventResult(event_id=event.event_id, status="accepted", warnings=warnings)
+        return Outcome(event_id=event.event_id, status="accepted", warnings=warnings)
     if existing == stored.payload_hash or existing == legacy_payload_hash(event):
-        return EventResult(event_id=event.event_id, status="duplicate", warnings=warnings)
-    return EventResult(
+        return Outcome(event_id=event.event_id, status="duplicate", warnings=warnings)
+    return Outcome(
         event_id=event.event_id,
         status="conflict",
         errors=[
-            FieldError(
-                code="conflict", message="event_id was used with a different payload", field="event_id"
-            )
+            Problem(code="conflict", message="event_id was used with a different payload", field="event_id")
         ],
     )
 
 
-def _validation_errors(err: ValidationError) -> list[FieldError]:
+def _validation_errors(err: ValidationError) -> list[Problem]:
     return [
-        FieldError(
+        Problem(
             code=e["type"],
             message=e["msg"],
-            field="type" if e["type"] in TAG_ERRORS else field_path(tuple(e["loc"]), UNION_TAGS),
+            field="type" if e["type"] in TAG_ERRORS else field_path(tuple(e["loc"]), EVENT_TYPES),
         )
         for e in err.errors()
     ]
 
 
 def ingest_batch(
-    batch: EventBatch,
+    raw_events: list[dict[str, Any]],
     tenant_id: str,
     now: datetime,
     tz: ZoneInfo,
     store: EventStore,
     program: ProgramConfig | None = None,
     sender: Sender | None = None,
-) -> list[EventResult]:
+) -> list[Outcome]:
     """Each event is validated and stored on its own; results come back in order."""
-    results: list[EventResult] = []
-    for raw in batch.events:
+    results: list[Outcome] = []
+    for raw in raw_events:
         raw_id = raw.get("event_id")
         try:
             event = _EVENT_ADAPTER.validate_python(raw)
         except ValidationError as err:
             results.append(
-                EventResult(
+                Outcome(
                     event_id=raw_id if isinstance(raw_id, str) else None,
                     status="rejected",
                     errors=_validation_errors(err),

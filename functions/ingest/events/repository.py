@@ -1,49 +1,15 @@
-"""Data access for the event log (the only module here that touches DynamoDB)."""
+"""Data access for the event log (the only module here that touches DynamoDB):
+a storefront event is stored once per event id, by a conditional PutItem of
+its item (``loyalty.events.stored.event_item``); a repeat finds the stored
+payload hash, which decides duplicate or conflict."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from botocore.exceptions import ClientError
 
-from ingest.events.logic import DAY_INDEXED_TYPES, StoredEvent
 from loyalty import aws, keys
 from loyalty.dynamo import is_condition_failure
-from loyalty.timeutil import iso
-
-
-def event_item(event: StoredEvent) -> dict[str, Any]:
-    occurred = iso(event.occurred_at)
-    item: dict[str, Any] = {
-        "pk": keys.event_pk(event.tenant_id, event.event_id),
-        "sk": "EVENT",
-        "kind": "event",
-        "tenant_id": event.tenant_id,
-        "event_id": event.event_id,
-        "type": event.type,
-        "member_id": event.member_id,
-        "channel": event.channel,
-        "occurred_at": occurred,
-        "received_at": iso(event.received_at),
-        "payload_hash": event.payload_hash,
-        "data": event.data,
-        "gsi1pk": keys.member_pk(event.tenant_id, event.member_id),
-        "gsi1sk": f"{occurred}#{event.event_id}",
-    }
-    if event.sender is not None:
-        item["storefront_id"] = event.sender.storefront_id
-        item["key_id"] = event.sender.key_id
-        if event.sender.channel != event.channel:
-            item["storefront_channel"] = event.sender.channel  # the event's own channel is kept
-    if event.erased:
-        item["erased"] = True
-    if event.expires_at is not None:
-        item["expires_at"] = int(event.expires_at.timestamp())
-    if event.type in DAY_INDEXED_TYPES:
-        item.update(
-            keys.day_index(event.tenant_id, event.day, event.event_id, event.type, occurred, event.event_id)
-        )
-    return item
+from loyalty.events.stored import StoredEvent, event_item, event_key
 
 
 class DynamoEventStore:
@@ -61,7 +27,7 @@ class DynamoEventStore:
             item = (
                 aws.table(self._loyalty_table)
                 .get_item(
-                    Key={"pk": keys.member_pk(tenant_id, member_id), "sk": "#PROFILE"},
+                    Key={"pk": keys.member_pk(tenant_id, member_id), "sk": keys.PROFILE_SK},
                     ProjectionExpression="erased_at",
                     ConsistentRead=True,
                 )
@@ -84,9 +50,8 @@ class DynamoEventStore:
             old = err.response.get("Item")
             if old and "payload_hash" in old:
                 return str(old["payload_hash"]["S"])
-            existing = table.get_item(
-                Key={"pk": keys.event_pk(event.tenant_id, event.event_id), "sk": "EVENT"},
-                ConsistentRead=True,
-            )["Item"]
+            existing = table.get_item(Key=event_key(event.tenant_id, event.event_id), ConsistentRead=True)[
+                "Item"
+            ]
             return str(existing["payload_hash"])
         return None

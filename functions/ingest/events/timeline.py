@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ingest.members import projection
+from ingest.events import privacy
 from loyalty import aws, keys
 from loyalty.dynamo import plain, query_page
 
@@ -34,7 +34,7 @@ def member_events(
 
 def scrub_personal_data(table_name: str, tenant: str, member: str) -> int:
     """Erasure: remove the personal data and free text of the member's events
-    (``projection.PERSONAL_EVENT_DATA``: profile events whole, review and survey
+    (``privacy.PERSONAL_EVENT_DATA``: profile events whole, review and survey
     text, page titles, query strings of page URLs), page by page through the
     timeline index. Returns how many events the member has (0 means unknown).
     Orders keep their data: it holds no personal data and the ledger and reports
@@ -46,9 +46,9 @@ def scrub_personal_data(table_name: str, tenant: str, member: str) -> int:
         items, start = member_events(table_name, tenant, member, 100, start)
         count += len(items)
         for item in items:
-            if item["type"] not in projection.PERSONAL_EVENT_DATA or item.get("erased"):
+            if item["type"] not in privacy.PERSONAL_EVENT_DATA or item.get("erased"):
                 continue
-            scrubbed = projection.redact(item["type"], item.get("data") or {})
+            scrubbed = privacy.redact(item["type"], item.get("data") or {})
             table.update_item(
                 Key={"pk": item["pk"], "sk": item["sk"]},
                 UpdateExpression="SET #d = :data, erased = :true",

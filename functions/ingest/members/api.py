@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
@@ -13,9 +12,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ingest.events import timeline
 from ingest.members import erasure, projection
-from ingest.members import view as member_view
 from ingest.members.models import MemberOut, MemberUpdate
 from ingest.members.repository import ProfileStore
+from ingest.members.view import build_view
 from loyalty import audit
 from loyalty.api import (
     ERROR_RESPONSES,
@@ -29,13 +28,14 @@ from loyalty.api import (
     resolve,
 )
 from loyalty.errors import Conflict, NotFound
+from loyalty.observability import logger_for, metrics_for, tracer_for
 from loyalty.program import get_program
 from loyalty.settings import get_settings
 from loyalty.timeutil import iso, local_day
 
-logger = Logger(service="ingest")
-tracer = Tracer(service="ingest")
-metrics = Metrics(namespace="Loyalty", service="ingest")
+logger = logger_for(__name__)
+tracer = tracer_for(__name__)
+metrics = metrics_for(__name__)
 app = create_resolver(logger)
 
 _UNKNOWN = json_response("Unknown member", ErrorResponse)
@@ -43,7 +43,7 @@ _UNKNOWN = json_response("Unknown member", ErrorResponse)
 
 def _view(tenant: str, member_id: str) -> MemberOut:
     items = ProfileStore(get_settings().require("loyalty_table")).member_items(tenant, member_id)
-    view = member_view.build_view(member_id, items, request_time(app), get_program(), get_settings().tz)
+    view = build_view(member_id, items, request_time(app), get_program(), get_settings().tz)
     if view is None:
         raise NotFound("no such member", field="member_id")
     return view

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from ingest.events.models import ConsentIn, MemberData
+from loyalty.events.models import ConsentIn, MemberData
 
 
 class MemberUpdate(MemberData):

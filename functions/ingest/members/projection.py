@@ -1,4 +1,5 @@
-"""Member profile and stats projected from events and profile updates. Pure: no AWS here."""
+"""Member profile and stats projected from events and profile updates, and the
+stats read back from their stored item. Pure: no AWS here."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from ingest.events.privacy import redact as redact  # the event side of the privacy map
 from loyalty.program import ORDER_CURRENCY
 from loyalty.timeutil import iso, parse_rfc3339
 
-# Personal data: removed on erasure, never logged.
+# Personal data of the profile: removed on erasure, never logged (what of event
+# data is personal: ingest.events.privacy).
 PERSONAL_FIELDS = (
     "email",
     "phone",
@@ -23,32 +26,6 @@ PERSONAL_FIELDS = (
     "consent_sms",
 )
 PROFILE_FIELDS = (*PERSONAL_FIELDS, "owner")
-
-# Event data that is personal or free text a member wrote, by event type: what an
-# erasure removes from stored events, and what is never stored for an erased member.
-# None: the whole data (profile events). Order, cart and points data hold none.
-PERSONAL_EVENT_DATA: dict[str, tuple[str, ...] | None] = {
-    "member.registered": None,
-    "member.updated": None,
-    "review.submitted": ("text",),
-    "survey.answered": ("comment",),
-    "page.viewed": ("title",),
-}
-URL_FIELDS = ("url", "referrer")  # kept without their query string and fragment
-
-
-def redact(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
-    """``data`` without its personal data and free text (see PERSONAL_EVENT_DATA)."""
-    if event_type not in PERSONAL_EVENT_DATA:
-        return data
-    fields = PERSONAL_EVENT_DATA[event_type]
-    if fields is None:
-        return {}
-    kept = {name: value for name, value in data.items() if name not in fields}
-    for name in URL_FIELDS:
-        if isinstance(kept.get(name), str):
-            kept[name] = kept[name].split("?", 1)[0].split("#", 1)[0]
-    return kept
 
 
 @dataclass(frozen=True)
@@ -245,6 +222,31 @@ def merge_profile(current: dict[str, Any], changes: dict[str, Any], at: str) -> 
         return None
     merged["field_at"] = field_at
     return merged
+
+
+def stats_from_item(item: dict[str, Any] | None) -> MemberStats:
+    if not item:
+        return MemberStats()
+    return MemberStats(
+        orders_count=int(item["orders_count"]),
+        total_spend=Decimal(str(item["total_spend"])),
+        first_order_at=item.get("first_order_at"),
+        last_order_at=item.get("last_order_at"),
+        recent_orders=order_days_from_item(item),
+        version=int(item.get("version", 0)),
+    )
+
+
+def order_days_from_item(item: dict[str, Any]) -> tuple[OrderDay, ...]:
+    """The stored order days; a stats item written before orders were kept by day
+    lists each order time, which is grouped the same way here."""
+    if "order_days" in item:
+        return tuple(OrderDay(str(d["first"]), str(d["last"]), int(d["n"])) for d in item["order_days"])
+    days: dict[str, OrderDay] = {}
+    for at in sorted(str(t) for t in item.get("recent_orders") or ()):
+        known = days.get(at[:10])
+        days[at[:10]] = OrderDay(known.first, at, known.count + 1) if known else OrderDay(at, at, 1)
+    return tuple(days.values())
 
 
 def birthday_month_day(birthday: str) -> str:

@@ -11,54 +11,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ingest.members import projection
-from ingest.members import state as member_state
-from ingest.members.projection import MemberStats, OrderFacts
-from ingest.members.state import MemberState, Refresh
-from ingest.members.view import stats_from_item
+from ingest.members import projection, state
+from ingest.members.projection import MemberStats, OrderFacts, stats_from_item
+from ingest.members.state import STATE_FIELDS, Refresh, state_fields
 from loyalty import aws, keys
 from loyalty.commit import LostRace, optimistic
 from loyalty.dynamo import cancellation_codes, is_condition_failure, query_all, transact_write
 from loyalty.program import ProgramConfig
 from loyalty.timeutil import iso, parse_rfc3339
-
-PROFILE_SK = "#PROFILE"
-STATS_SK = "#STATS"
-# The derived state on the stats item; gsi1pk/gsi1sk list it in the member due
-# index while a change is due (sparse: absent when the state stays as it is).
-STATE_FIELDS = (
-    "lifecycle_stage",
-    "rfm",
-    "tags",
-    "orders_last_30_days",
-    "state_at",
-    "due_at",
-    "gsi1pk",
-    "gsi1sk",
-)
-
-
-def state_fields(
-    tenant: str, member: str, state: MemberState, at: datetime, due: datetime | None
-) -> dict[str, Any]:
-    """The derived state as stored: evaluated at ``at``, next changing at ``due``."""
-    fields: dict[str, Any] = {
-        "lifecycle_stage": state.lifecycle_stage,
-        "tags": list(state.tags),
-        "orders_last_30_days": state.orders_last_30_days,
-        "state_at": iso(at),
-    }
-    if state.rfm is not None:
-        fields["rfm"] = {
-            "recency": state.rfm.recency,
-            "frequency": state.rfm.frequency,
-            "monetary": state.rfm.monetary,
-            "segment": state.rfm.segment,
-        }
-    if due is not None:
-        fields["due_at"] = iso(due)
-        fields.update(keys.member_due_index(tenant, member, iso(due)))
-    return fields
 
 
 def _stats_item(
@@ -76,7 +36,7 @@ def _stats_item(
         now = max(now, parse_rfc3339(previous["state_at"]))
     item: dict[str, Any] = {
         "pk": keys.member_pk(tenant, member),
-        "sk": STATS_SK,
+        "sk": keys.STATS_SK,
         "kind": "stats",
         "tenant_id": tenant,
         "member_id": member,
@@ -88,9 +48,9 @@ def _stats_item(
         "registered_at": registered_at,
         "version": stats.version,
     }
-    state = member_state.derive(stats, registered_at, now, config)
-    due = member_state.next_change_at(stats, registered_at, now, config)
-    item.update(state_fields(tenant, member, state, now, due))
+    derived = state.derive(stats, registered_at, now, config)
+    due = state.next_change_at(stats, registered_at, now, config)
+    item.update(state_fields(tenant, member, derived, now, due))
     return {name: value for name, value in item.items() if value is not None}
 
 
@@ -146,10 +106,12 @@ class ProfileStore:
         pk = keys.member_pk(tenant, member)
 
         def attempt() -> dict[str, Any] | None:
-            current = self._table.get_item(Key={"pk": pk, "sk": PROFILE_SK}, ConsistentRead=True).get("Item")
+            current = self._table.get_item(Key={"pk": pk, "sk": keys.PROFILE_SK}, ConsistentRead=True).get(
+                "Item"
+            )
             base = current or {
                 "pk": pk,
-                "sk": PROFILE_SK,
+                "sk": keys.PROFILE_SK,
                 "kind": "profile",
                 "tenant_id": tenant,
                 "member_id": member,
@@ -189,7 +151,7 @@ class ProfileStore:
         pk = keys.member_pk(tenant, member)
         removed = ", ".join(f"#f{i}" for i in range(len(projection.PERSONAL_FIELDS)))
         self._table.update_item(
-            Key={"pk": pk, "sk": PROFILE_SK},
+            Key={"pk": pk, "sk": keys.PROFILE_SK},
             UpdateExpression=(
                 "SET erased_at = :at, field_at = :empty, kind = :kind, tenant_id = :t, member_id = :m, "
                 "version = if_not_exists(version, :zero) + :one "
@@ -221,11 +183,15 @@ class ProfileStore:
         order id counted once (its ``OS#`` record) and each refund once (a marker),
         with the derived state at ``now``. False when it changed nothing."""
         pk = keys.member_pk(tenant, member)
-        order_sk = f"OS#{data['order_id']}"
-        marker_sk = f"{order_sk}#R#{data['refund_id']}" if kind == "order.refunded" else None
+        order_sk = keys.order_stats_sk(str(data["order_id"]))
+        marker_sk = (
+            keys.refund_stats_sk(str(data["order_id"]), str(data["refund_id"]))
+            if kind == "order.refunded"
+            else None
+        )
 
         def attempt() -> bool:
-            wanted = [STATS_SK, order_sk, *([marker_sk] if marker_sk else [])]
+            wanted = [keys.STATS_SK, order_sk, *([marker_sk] if marker_sk else [])]
             found = self._get_many(pk, wanted)
             if marker_sk and marker_sk in found:
                 return False  # this refund was applied
@@ -233,7 +199,7 @@ class ProfileStore:
             updated = projection.order_event(facts, kind, data, occurred_at, config.currency)
             if updated is None:
                 return False  # the order was counted (or cancelled) before
-            item = found.get(STATS_SK)
+            item = found.get(keys.STATS_SK)
             current = stats_from_item(item)
             before = projection.contribution(facts, config.currency, config.convert)
             after = projection.contribution(updated, config.currency, config.convert)
@@ -305,7 +271,7 @@ class ProfileStore:
         pk = keys.member_pk(tenant, member)
 
         def attempt() -> bool:
-            item = self._table.get_item(Key={"pk": pk, "sk": STATS_SK}, ConsistentRead=True).get("Item")
+            item = self._table.get_item(Key={"pk": pk, "sk": keys.STATS_SK}, ConsistentRead=True).get("Item")
             known = item.get("registered_at") if item else None
             if item and known and known >= registered_at and "lifecycle_stage" in item:
                 return False
@@ -360,7 +326,7 @@ class ProfileStore:
             {
                 "Update": {
                     "TableName": self._table_name,
-                    "Key": {"pk": item["pk"], "sk": STATS_SK},
+                    "Key": {"pk": item["pk"], "sk": keys.STATS_SK},
                     "UpdateExpression": expression,
                     "ConditionExpression": "#version = :expected",
                     "ExpressionAttributeNames": names,
@@ -403,6 +369,10 @@ class ProfileStore:
         """Profile, stats, balance and open-ticket markers in one Query (the member's '#' items)."""
         page = self._table.query(
             KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
-            ExpressionAttributeValues={":pk": keys.member_pk(tenant, member), ":lo": "#", ":hi": "#~"},
+            ExpressionAttributeValues={
+                ":pk": keys.member_pk(tenant, member),
+                ":lo": keys.MEMBER_ITEMS_FROM,
+                ":hi": keys.MEMBER_ITEMS_TO,
+            },
         )
         return {item["sk"]: item for item in page["Items"]}

@@ -1,6 +1,7 @@
-"""A member's derived state and when it next changes without a new event. Pure: no AWS here.
+"""A member's derived state, its stored form, and when it next changes without a
+new event. Pure: no AWS here.
 
-The state is what the member view derives at read time (``member_view``: lifecycle
+The state is what the member view derives at read time (``segments``: lifecycle
 stage, RFM scores and segment, tags, orders in the last 30 days). It depends on
 the clock only through time windows: days since the last order (or since
 registering) against the lifecycle and recency thresholds, and which recent
@@ -18,12 +19,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from ingest.members import view as member_view
+from ingest.members import segments
 from ingest.members.projection import MemberStats
-from ingest.members.view import Rfm
+from ingest.members.segments import Rfm
+from loyalty import keys
 from loyalty.program import ProgramConfig
-from loyalty.timeutil import parse_rfc3339
+from loyalty.timeutil import iso, parse_rfc3339
 
 TICK = timedelta(milliseconds=1)
 _LAST_INSTANT = datetime.max.replace(tzinfo=UTC)
@@ -37,15 +40,52 @@ class MemberState:
     orders_last_30_days: int
 
 
+# The derived state as stored on the stats item; gsi1pk/gsi1sk list it in the member
+# due index while a change is due (sparse: absent when the state stays as it is).
+STATE_FIELDS = (
+    "lifecycle_stage",
+    "rfm",
+    "tags",
+    "orders_last_30_days",
+    "state_at",
+    "due_at",
+    "gsi1pk",
+    "gsi1sk",
+)
+
+
+def state_fields(
+    tenant: str, member: str, state: MemberState, at: datetime, due: datetime | None
+) -> dict[str, Any]:
+    """The derived state as stored: evaluated at ``at``, next changing at ``due``."""
+    fields: dict[str, Any] = {
+        "lifecycle_stage": state.lifecycle_stage,
+        "tags": list(state.tags),
+        "orders_last_30_days": state.orders_last_30_days,
+        "state_at": iso(at),
+    }
+    if state.rfm is not None:
+        fields["rfm"] = {
+            "recency": state.rfm.recency,
+            "frequency": state.rfm.frequency,
+            "monetary": state.rfm.monetary,
+            "segment": state.rfm.segment,
+        }
+    if due is not None:
+        fields["due_at"] = iso(due)
+        fields.update(keys.member_due_index(tenant, member, iso(due)))
+    return fields
+
+
 def derive(
     stats: MemberStats, registered_at: str | None, now: datetime, config: ProgramConfig
 ) -> MemberState:
     """The member's derived figures at ``now``, by the same rules as the member view."""
     return MemberState(
-        lifecycle_stage=member_view.lifecycle_stage(stats, registered_at, now, config),
-        rfm=member_view.rfm(stats, now, config),
-        tags=tuple(member_view.tags(stats, now, config)),
-        orders_last_30_days=member_view.orders_within(stats, now, member_view.RECENT_DAYS),
+        lifecycle_stage=segments.lifecycle_stage(stats, registered_at, now, config),
+        rfm=segments.rfm(stats, now, config),
+        tags=tuple(segments.tags(stats, now, config)),
+        orders_last_30_days=segments.orders_within(stats, now, segments.RECENT_DAYS),
     )
 
 
@@ -60,8 +100,8 @@ def _steps(stats: MemberStats, registered_at: str | None, config: ProgramConfig)
     """Every instant at which a rule's comparison with the clock can flip: the
     idle limits counted from the last order and from registering, and each kept
     order leaving each counting window."""
-    idle_limits = member_view.idle_limits(config)
-    windows = member_view.order_windows(config)
+    idle_limits = segments.idle_limits(config)
+    windows = segments.order_windows(config)
     steps: set[datetime | None] = set()
     for anchor in filter(None, (stats.last_order_at, registered_at)):
         start = parse_rfc3339(anchor)

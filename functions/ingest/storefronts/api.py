@@ -6,18 +6,27 @@ change made here is recorded in the audit trail in the same transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ingest.storefronts import logic
-from loyalty import audit, credentials, throttle
+from ingest.storefronts.models import (
+    AdminKeysOut,
+    AuditEntryOut,
+    AuditPage,
+    CreatedStorefrontOut,
+    NewKeyOut,
+    StorefrontIn,
+    StorefrontOut,
+    StorefrontPatch,
+    key_out,
+    storefront_out,
+)
+from loyalty import audit, credentials
 from loyalty.api import (
     ADMIN_SECURITY,
     ERROR_RESPONSES,
@@ -31,126 +40,23 @@ from loyalty.api import (
     resolve,
 )
 from loyalty.commit import optimistic
-from loyalty.credentials import AdminKeys, Scope, Storefront, StorefrontKey
+from loyalty.credentials import AdminKeys, Storefront, StorefrontKey
 from loyalty.errors import Conflict, NotFound, ValidationFailed
+from loyalty.observability import logger_for, metrics_for, tracer_for
 from loyalty.settings import get_settings
 from loyalty.timeutil import iso
 
-logger = Logger(service="ingest")
-tracer = Tracer(service="ingest")
-metrics = Metrics(namespace="Loyalty", service="ingest")
+logger = logger_for(__name__)
+tracer = tracer_for(__name__)
+metrics = metrics_for(__name__)
 app = create_resolver(logger)
 
 StorefrontId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
 KeyId = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[0-9a-f]+$")]
-SCOPES = (
-    "What the storefront's keys may do: events:write, members:read, members:write, members:erase, "
-    "points:redeem, tickets:read, tickets:write (takes effect within the authorizer cache TTL, 300 s)"
-)
-RATE_LIMIT = (
-    "Requests per second this storefront's keys may send (a fixed one-second window); "
-    "takes effect within the authorizer cache TTL (300 s)"
-)
-
-
-def _rate_limit_field(description: str, **kwargs: Any) -> Any:
-    # strict: a JSON integer only, not true, 5.0 or "5"
-    return Field(ge=throttle.MIN_LIMIT, le=throttle.MAX_LIMIT, strict=True, description=description, **kwargs)
-
-
-class StorefrontIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    storefront_id: str = Field(min_length=1, max_length=64, pattern=ID_PATTERN)
-    name: str = Field(min_length=1, max_length=200)
-    channel: Literal["web", "app", "store", "service"]
-    rate_limit_per_second: int | None = _rate_limit_field(
-        "Requests per second this storefront's keys may send (a fixed one-second window); "
-        "omitted or null: the deployment default (STOREFRONT_RATE_LIMIT)",
-        default=None,
-    )
-    scopes: list[Scope] | None = Field(
-        default=None,
-        max_length=len(credentials.ALL_SCOPES),
-        description=SCOPES + "; omitted or null: every scope except members:erase",
-    )
-
-
-class StorefrontPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    rate_limit_per_second: int | None = _rate_limit_field(RATE_LIMIT, default=None)
-    scopes: list[Scope] | None = Field(
-        default=None, max_length=len(credentials.ALL_SCOPES), description=SCOPES
-    )
-
-    @model_validator(mode="after")
-    def _something(self) -> StorefrontPatch:
-        if self.rate_limit_per_second is None and self.scopes is None:
-            raise ValueError("give rate_limit_per_second, scopes, or both")
-        return self
-
-
-class KeyOut(BaseModel):
-    key_id: str
-    created_at: str
-    revoked_at: str | None
-
-
-class NewKeyOut(KeyOut):
-    api_key: str = Field(description="The secret: shown once, store it now")
-
-
-class StorefrontOut(BaseModel):
-    storefront_id: str
-    name: str
-    channel: str
-    created_at: str
-    keys: list[KeyOut]
-    rate_limit_per_second: int = Field(
-        description="Requests per second: the storefront's own limit, else the deployment default"
-    )
-    scopes: list[str] = Field(description="What the storefront's keys may do")
-
-
-class CreatedStorefrontOut(BaseModel):
-    storefront: StorefrontOut
-    key: NewKeyOut
-
-
-class AdminKeysOut(BaseModel):
-    keys: list[KeyOut] = Field(description="The tenant's admin keys, oldest first, revoked ones included")
-
-
-class AuditEntryOut(BaseModel):
-    at: str = Field(description="When the request that made the change was received")
-    action: audit.Action
-    target: str = Field(description="The storefront, key, adjustment or member the action was on")
-    actor_role: audit.ActorRole = Field(
-        description="admin or storefront: the kind of key that made the request; operator: make tenant"
-    )
-    actor_key_id: str = Field(description="The id of the key that made the request (never the key)")
-    actor_storefront: str | None = Field(description="The storefront of a storefront key")
-    details: dict[str, Any] = Field(
-        description="A few facts of the action: storefront, scopes, limit, points, reason, ..."
-    )
-
-
-class AuditPage(BaseModel):
-    entries: list[AuditEntryOut] = Field(description="Newest first")
-    next_cursor: str | None = Field(description="Pass as cursor for the next page; null on the last")
 
 
 def _out(storefront: Storefront) -> StorefrontOut:
-    return StorefrontOut(
-        storefront_id=storefront.storefront_id,
-        name=storefront.name,
-        channel=storefront.channel,
-        created_at=storefront.created_at,
-        keys=[_key_out(k) for k in sorted(storefront.keys.values(), key=lambda k: k.created_at)],
-        rate_limit_per_second=storefront.rate_limit_per_second or get_settings().storefront_rate_limit,
-        scopes=list(storefront.granted),
-    )
+    return storefront_out(storefront, get_settings().storefront_rate_limit)
 
 
 def _within_stage_limit(limit: int | None) -> None:
@@ -168,10 +74,6 @@ def _table() -> str:
 
 def _actor(admin: Caller) -> audit.Actor:
     return audit.Actor("admin", admin.key_id)
-
-
-def _key_out(key: StorefrontKey) -> KeyOut:
-    return KeyOut(key_id=key.key_id, created_at=key.created_at, revoked_at=key.revoked_at)
 
 
 def _load(tenant: str, storefront_id: str) -> Storefront:
@@ -210,7 +112,7 @@ def post_storefront(body: Annotated[StorefrontIn, Body()]) -> Response[Any]:
         keys={},
         version=0,
         rate_limit_per_second=body.rate_limit_per_second,
-        scopes=_ordered(body.scopes) if body.scopes is not None else None,
+        scopes=logic.ordered_scopes(body.scopes) if body.scopes is not None else None,
     )
     storefront = logic.add_key(empty, key_id, plaintext, iso(now))
     details: dict[str, Any] = {"channel": body.channel, "key_id": key_id, "scopes": list(storefront.granted)}
@@ -252,7 +154,7 @@ def patch_storefront(storefront_id: StorefrontId, body: Annotated[StorefrontPatc
     tenant = admin.tenant_id
     _within_stage_limit(body.rate_limit_per_second)
     now = request_time(app)
-    scopes = _ordered(body.scopes) if body.scopes is not None else None
+    scopes = logic.ordered_scopes(body.scopes) if body.scopes is not None else None
     entries = []
     if body.rate_limit_per_second is not None:
         limit = {"rate_limit_per_second": body.rate_limit_per_second}
@@ -284,11 +186,6 @@ def patch_storefront(storefront_id: StorefrontId, body: Annotated[StorefrontPatc
         },
     )
     return _out(updated)
-
-
-def _ordered(scopes: Sequence[str]) -> list[str]:
-    """Each scope once, in the documented order."""
-    return [s for s in credentials.ALL_SCOPES if s in scopes]
 
 
 @app.post(
@@ -392,7 +289,7 @@ _ADMIN_KEY_MISSING = json_response("Unknown key", ErrorResponse)
 def get_admin_keys() -> AdminKeysOut:
     _, current = _admin_keys(caller(app, role="admin").tenant_id)
     ordered = sorted(current.keys.values(), key=lambda k: (k.created_at, k.key_id))
-    return AdminKeysOut(keys=[_key_out(k) for k in ordered])
+    return AdminKeysOut(keys=[key_out(k) for k in ordered])
 
 
 @app.post(

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from loyalty.commit import optimistic
 from loyalty.credentials import lookup, storefront_access
+from loyalty.observability import logger_for
 from loyalty.settings import get_settings
 
-logger = Logger(service="authorizer")
+logger = logger_for(__name__)
 
 
 def _policy(

@@ -1,15 +1,22 @@
-"""Key rules for a storefront's keys and a tenant's admin keys. Pure: no AWS here."""
+"""Key rules for a storefront's keys and a tenant's admin keys, and the order of
+scopes. Pure: no AWS here."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TypeVar
 
-from loyalty.credentials import KeyRing, StorefrontKey, hash_key
+from loyalty.credentials import ALL_SCOPES, KeyRing, StorefrontKey, hash_key
 from loyalty.errors import Conflict, NotFound
 
 MAX_ACTIVE_KEYS = 2  # one in use, one being rolled out
 
 Ring = TypeVar("Ring", bound=KeyRing)
+
+
+def ordered_scopes(scopes: Sequence[str]) -> list[str]:
+    """Each scope once, in the documented order."""
+    return [s for s in ALL_SCOPES if s in scopes]
 
 
 def active_keys(ring: KeyRing) -> list[StorefrontKey]:

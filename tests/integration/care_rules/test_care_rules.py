@@ -156,3 +156,25 @@ def test_a_rejected_address_stops_neither_later_members_nor_later_days_and_is_pa
         assert (result["failed"], result["days"]) == (0, ["demo/2026-03-19", "rival/2026-03-19"])
     assert len(ses.rejected) == 6  # five runs and one retry of a run; nobody else is retried
     assert sorted(_greetings(aws)) == ["ann@example.com", "cid@example.com", "dan@example.com"]
+
+
+def test_a_run_short_of_time_defers_its_day_and_the_next_run_catches_up(aws: Env) -> None:
+    from care_rules.schedule import run_birthdays
+    from loyalty.jobs import RESERVE_MS, ScheduledInvocation
+    from loyalty.timeutil import iso
+
+    class Short:
+        """A Lambda context with less than the reserve left."""
+
+        def get_remaining_time_in_millis(self) -> int:
+            return RESERVE_MS - 1
+
+    _register(aws, registration("r-1", "ann", birthday="1990-03-11"))
+    aws.run_job("CareRules", "birthdays", NINE_BERLIN)  # first run: 10 March
+    at = NINE_BERLIN.replace(day=11)
+    short = run_birthdays(ScheduledInvocation(job="birthdays", scheduled_time=iso(at)), Short())
+    assert (short.deferred, short.sent, short.days) == (True, 0, [])
+    assert _marker(aws) == "2026-03-10" and _greetings(aws) == []  # 11 March stays due
+    result = aws.run_job("CareRules", "birthdays", at)
+    assert (result["deferred"], result["sent"], _marker(aws)) == (False, 1, "2026-03-11")
+    assert _greetings(aws) == ["ann@example.com"]

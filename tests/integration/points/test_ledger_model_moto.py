@@ -49,11 +49,12 @@ class DynamoDriver:
     def stored(self, member: str) -> tuple[Account, list[Entry]]:
         account = self.store.load(T, member).account
         entries: list[Entry] = []
-        start: dict[str, Any] | None = None
+        cursor: str | None = None
         while True:
-            page, start = self.store.entries(T, member, 100, start)
-            entries.extend(page)
-            if start is None:
+            page = self.store.entries_page(T, member, 100, cursor)
+            entries.extend(page.entries)
+            cursor = page.next_cursor
+            if cursor is None:
                 return account, sorted(entries, key=lambda e: e.seq)
 
 

@@ -1,6 +1,6 @@
-"""An in-memory LedgerStore with the same commit rules as the DynamoDB one:
-a business-key marker, a version check and the transaction item limit, all or
-nothing."""
+"""An in-memory LedgerStore (``points.store``) with the same commit rules as the
+DynamoDB one: a business-key marker, a version check and the transaction item
+limit, all or nothing; and the same listing, newest first, page by page."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+from loyalty.errors import ValidationFailed
 from points.ledger import Account, Entry, Notice, OrderRecord, Redemption
-from points.logic import AlreadyApplied, Change, Snapshot, VersionConflict
+from points.store import AlreadyApplied, Change, EntriesPage, Snapshot, VersionConflict
 
 
 @dataclass
@@ -21,6 +22,7 @@ class MemberBook:
     entries: list[Entry] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
     next_due: str | None = None
+    expiring: dict[str, int] | None = None  # as the last commit stored it
 
 
 class MemoryStore:
@@ -78,6 +80,7 @@ class MemoryStore:
         book.entries.extend(change.outcome.entries)
         book.notices.extend(change.outcome.notices)
         book.next_due = change.next_due
+        book.expiring = change.expiring
         if change.op_key is not None:
             book.markers[change.op_key] = change.result
         if change.order is not None:
@@ -90,3 +93,14 @@ class MemoryStore:
         for redemption_id in change.lapsed:
             book.redemptions[redemption_id].status = "lapsed"
         self.commits += 1
+
+    def entries_page(self, tenant: str, member: str, limit: int, cursor: str | None) -> EntriesPage:
+        """The cursor is the sequence number of the last entry listed."""
+        newest_first = sorted(self.book(tenant, member).entries, key=lambda e: -e.seq)
+        if cursor is not None:
+            if not cursor.isdigit():
+                raise ValidationFailed("cursor is not valid", field="cursor", code="invalid_cursor")
+            newest_first = [e for e in newest_first if e.seq < int(cursor)]
+        page = newest_first[:limit]
+        more = len(newest_first) > limit
+        return EntriesPage(copy.deepcopy(page), str(page[-1].seq) if more else None)

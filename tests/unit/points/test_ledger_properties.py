@@ -1,6 +1,8 @@
 """Property-based proof of the points ledger (hypothesis): random sequences of
 orders, refunds, cancellations, redemptions, holds, adjustments, duplicates,
-out-of-order arrivals and clock jumps."""
+out-of-order arrivals and clock jumps. After every step the stored buckets
+equal the sums of the entries, and the stored account equals its ledger replayed
+through ``apply`` from an empty account (``tests/unit/points/replay.py``)."""
 
 from __future__ import annotations
 
@@ -16,8 +18,9 @@ from hypothesis import strategies as st
 
 from loyalty.program import NegativeBalance, Points
 from points import logic
-from points.ledger import InsufficientPoints, InvalidTransition, OrderLine, replay
+from points.ledger import InsufficientPoints, InvalidTransition, OrderLine, add_months
 from tests.unit.points.ledger_memory import MemoryStore
+from tests.unit.points.replay import replay, replayed_state
 
 pytestmark = pytest.mark.unit
 
@@ -106,6 +109,9 @@ def check_invariants(run: Run) -> None:
     assert totals.debt == account.debt
     assert totals.lifetime == account.lifetime_earned
     assert totals.lots == account.lots  # every lot rebuilt exactly, none consumed beyond its size
+    # The stored account is its log replayed (months before the last 12 are pruned, not logged).
+    kept_from = add_months(run.now.astimezone(TZ).date().replace(day=1), -12).strftime("%Y-%m")
+    assert replayed_state(totals.account, kept_from) == replayed_state(account, kept_from)
     assert all(points > 0 for points in account.lots.values())
     assert account.debt == 0 or not account.lots
     assert account.shortfall == sum(e.unrecovered for e in book.entries) >= 0  # recovered only once

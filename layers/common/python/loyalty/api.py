@@ -1,50 +1,72 @@
 """The REST resolver every API function uses: validation on (so the OpenAPI
 document is generated from code), one error contract, tenant from the authorizer,
-per-storefront throttling before anything else."""
+per-storefront throttling before anything else.
+
+Importing this module does not import Powertools' event handler: shared code
+(``TAG_ERRORS``, ``field_path``, the error models) is also used by stream and
+schedule functions, which never resolve a request. The resolver is imported when
+one is created, and ``MemberId`` (a path parameter type) when first imported."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, SecurityScheme
-from aws_lambda_powertools.event_handler.openapi.params import Path
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel
 
 from loyalty import throttle
 from loyalty.commit import Contention, is_transient
-from loyalty.credentials import DEFAULT_SCOPES
-from loyalty.errors import DomainError, Forbidden, Unauthorized
+from loyalty.errors import TAG_ERRORS, DomainError, Forbidden, Unauthorized, field_path
 from loyalty.settings import get_settings
 from loyalty.timeutil import from_epoch_ms
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+    from aws_lambda_powertools.event_handler.openapi.params import Path
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+
 ID_PATTERN = r"^[A-Za-z0-9._:@/+\-]+$"
-MemberId = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN, description="Member id")]
+
+
+if TYPE_CHECKING:
+    MemberId = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN, description="Member id")]
+else:
+
+    def __getattr__(name: str) -> Any:
+        """``MemberId``, built on first import (it needs Powertools' OpenAPI parameters)."""
+        if name == "MemberId":
+            from aws_lambda_powertools.event_handler.openapi.params import Path
+
+            value = Annotated[
+                str, Path(min_length=1, max_length=128, pattern=ID_PATTERN, description="Member id")
+            ]
+            globals()[name] = value
+            return value
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 API_TITLE = "Loyalty and care automation API"
 API_VERSION = "1.0.0"
-SECURITY_SCHEMES: dict[str, SecurityScheme] = {
-    "storefrontKey": APIKey.model_validate(
-        {"name": "x-api-key", "in": APIKeyIn.header, "description": "A storefront's key"}
-    ),
-    "adminKey": APIKey.model_validate(
-        {
-            "name": "x-api-key",
-            "in": APIKeyIn.header,
-            "description": "The tenant's admin key (admin routes only)",
-        }
-    ),
+# OpenAPI security schemes (the document's components); Powertools validates them into its
+# OpenAPI models when it builds the document, the only time they are needed.
+SECURITY_SCHEMES: dict[str, dict[str, str]] = {
+    "storefrontKey": {
+        "type": "apiKey",
+        "name": "x-api-key",
+        "in": "header",
+        "description": "A storefront's key",
+    },
+    "adminKey": {
+        "type": "apiKey",
+        "name": "x-api-key",
+        "in": "header",
+        "description": "The tenant's admin key (admin routes only)",
+    },
 }
 SECURITY: list[dict[str, list[str]]] = [{"storefrontKey": []}]
 ADMIN_SECURITY: list[dict[str, list[str]]] = [{"adminKey": []}]
-# pydantic error types raised when an event's "type" is missing or unknown
-TAG_ERRORS = frozenset({"union_tag_not_found", "union_tag_invalid"})
 
 
 class ErrorDetail(BaseModel):
@@ -60,6 +82,8 @@ class ErrorResponse(BaseModel):
 def error_response(
     status: int, code: str, message: str, field: str | None = None, headers: dict[str, str] | None = None
 ) -> Response[Any]:
+    from aws_lambda_powertools.event_handler import Response
+
     body = ErrorResponse(error=ErrorDetail(code=code, message=message, field=field))
     return Response(
         status_code=status, content_type="application/json", body=body.model_dump_json(), headers=headers
@@ -111,12 +135,6 @@ ERROR_RESPONSES: dict[int, OpenAPIResponse] = {
 }
 
 
-def field_path(loc: tuple[Any, ...], union_tags: frozenset[str] = frozenset()) -> str | None:
-    """A dotted field path from a pydantic error location, without union branch tags."""
-    parts = [str(p) for p in loc if str(p) not in union_tags]
-    return ".".join(parts) or None
-
-
 def _field_of(loc: tuple[Any, ...], union_tags: frozenset[str]) -> str | None:
     # Drop the request part ("body", "path", "query", "header").
     return field_path(loc[1:], union_tags) or (str(loc[0]) if loc else None)
@@ -125,6 +143,10 @@ def _field_of(loc: tuple[Any, ...], union_tags: frozenset[str]) -> str | None:
 def create_resolver(logger: Logger, union_tags: frozenset[str] = frozenset()) -> APIGatewayRestResolver:
     """``union_tags``: discriminator values pydantic puts in error locations; they are
     not field names, so they are left out of the reported field."""
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+    from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+    from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
     app = APIGatewayRestResolver(enable_validation=True)
 
     @app.exception_handler(RequestValidationError)
@@ -236,6 +258,8 @@ def caller(app: APIGatewayRestResolver, role: str = "storefront", scope: str | N
     """The identity the authorizer put in the request context, which must hold
     ``role``: storefront keys never reach admin routes, nor admin keys storefront ones;
     and, for a storefront key, ``scope`` among its storefront's scopes."""
+    from loyalty.credentials import DEFAULT_SCOPES
+
     context = app.current_event.request_context.authorizer.get_context() or {}
     tenant = context.get("tenant_id")
     if not tenant:

@@ -3,6 +3,17 @@ turn them into ``{"error": {"code", "message", "field"}}``."""
 
 from __future__ import annotations
 
+from typing import Any
+
+# pydantic error types raised when an event's "type" is missing or unknown
+TAG_ERRORS = frozenset({"union_tag_not_found", "union_tag_invalid"})
+
+
+def field_path(loc: tuple[Any, ...], union_tags: frozenset[str] = frozenset()) -> str | None:
+    """A dotted field path from a pydantic error location, without union branch tags."""
+    parts = [str(p) for p in loc if str(p) not in union_tags]
+    return ".".join(parts) or None
+
 
 class DomainError(Exception):
     status = 400

@@ -12,6 +12,35 @@ def member_pk(tenant: str, member: str) -> str:
     return f"T#{tenant}#M#{member}"
 
 
+# Sort keys of a member's items (partition ``member_pk``). The '#' items are the ones
+# a member view reads in one Query (``MEMBER_ITEMS_FROM`` to ``MEMBER_ITEMS_TO``).
+PROFILE_SK = "#PROFILE"
+STATS_SK = "#STATS"
+BALANCE_SK = "#BALANCE"
+TICKET_MARKER_PREFIX = "#TICKET#"  # an open-ticket marker: #TICKET#<ticket_id>
+MEMBER_ITEMS_FROM, MEMBER_ITEMS_TO = "#", "#~"
+CARE_CLAIM_PREFIX = "CARE#"  # care delivery claims: CARE#<rule>#<year>
+
+
+def ticket_marker_sk(ticket_id: str) -> str:
+    return f"{TICKET_MARKER_PREFIX}{ticket_id}"
+
+
+def order_stats_sk(order_id: str) -> str:
+    """An order as the member figures know it (counted once per order id)."""
+    return f"OS#{order_id}"
+
+
+def refund_stats_sk(order_id: str, refund_id: str) -> str:
+    """The marker of a refund applied to the member figures."""
+    return f"{order_stats_sk(order_id)}#R#{refund_id}"
+
+
+EVENT_SK = "EVENT"  # the sort key of every event item (partition ``event_pk``)
+TICKET_SK = "#TICKET"  # the ticket item (partition ``ticket_pk``)
+TICKET_REPLY_PREFIX = "REPLY#"  # its replies: REPLY#<at>#<id>
+
+
 def event_pk(tenant: str, event_id: str) -> str:
     return f"T#{tenant}#E#{event_id}"
 
@@ -31,6 +60,15 @@ def api_key_pk(key_hash: str) -> str:
     return f"APIKEY#{key_hash}"
 
 
+API_KEY_SK = "KEY"  # a credential (partition ``api_key_pk``)
+ADMIN_KEYS_SK = "ADMINKEYS"  # a tenant's admin keys (partition ``tenant_pk``)
+
+
+def storefront_sk(storefront_id: str) -> str:
+    """A storefront and its keys (partition ``tenant_pk``)."""
+    return f"STOREFRONT#{storefront_id}"
+
+
 def birthday_pk(tenant: str, month_day: str) -> str:
     return f"T#{tenant}#BD#{month_day}"
 
@@ -45,6 +83,11 @@ def job_pk(tenant: str) -> str:
 
 def throttle_pk(tenant: str, storefront: str) -> str:
     return f"T#{tenant}#THROTTLE#{storefront}"
+
+
+def stream_failure_key(function: str, event_id: str) -> dict[str, str]:
+    """The failed attempts of one stream record by one consumer (TTL two days)."""
+    return {"pk": f"STREAMFAIL#{function}#{event_id}", "sk": "ATTEMPTS"}
 
 
 def shard_of(value: str, shards: int = DAY_SHARDS) -> int:

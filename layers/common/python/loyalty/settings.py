@@ -1,12 +1,39 @@
-"""Settings come from environment variables through one pydantic model."""
+"""Settings come from environment variables through one pydantic model, checked
+at a function's cold start.
+
+``REQUIRED_SETTINGS`` (set per function by ``infra.definitions.function_environment``:
+its tables' variables, ``SENDER_EMAIL`` when it sends email, ``REPORTS_BUCKET``
+when it writes reports) lists the variables the function cannot run without.
+Reading the settings raises ``MissingSettings`` naming every listed variable that
+is unset or empty, so a misconfigured function fails when it starts
+(``loyalty.observability`` reads them at import), not with a 500 on its first
+request. Without ``REQUIRED_SETTINGS`` nothing is required; ``Settings.require``
+still refuses an empty value where it is used."""
 
 from __future__ import annotations
 
 import os
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+REQUIRED_SETTINGS = "REQUIRED_SETTINGS"
+
+
+class MissingSettings(RuntimeError):
+    """Variables a function requires are unset or empty (or not settings at all)."""
+
+    def __init__(self, missing: list[str], unknown: list[str]) -> None:
+        self.missing = missing
+        self.unknown = unknown
+        parts = []
+        if missing:
+            parts.append(f"missing or empty: {', '.join(missing)}")
+        if unknown:
+            parts.append(f"not a setting: {', '.join(unknown)}")
+        super().__init__(f"settings listed in {REQUIRED_SETTINGS} are not usable: " + "; ".join(parts))
 
 
 class Settings(BaseModel):
@@ -28,6 +55,20 @@ class Settings(BaseModel):
     dead_letter_queue_url: str = Field(default="", alias="DEAD_LETTER_QUEUE_URL")
     stream_max_retries: int = Field(default=3, ge=0, le=100, alias="STREAM_MAX_RETRIES")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _required_are_set(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        listed = [n.strip() for n in str(data.get(REQUIRED_SETTINGS) or "").split(",") if n.strip()]
+        known = {str(f.alias) for f in cls.model_fields.values()}
+        unknown = [n for n in listed if n not in known]
+        missing = [n for n in listed if n in known and not str(data.get(n) or "").strip()]
+        if missing or unknown:
+            # Not a ValueError: pydantic would fold it into a ValidationError.
+            raise MissingSettings(missing, unknown)
+        return data
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.program_time_zone)
@@ -41,5 +82,6 @@ class Settings(BaseModel):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """Read once per process (a Lambda container's environment does not change)."""
+    """Read once per process (a Lambda container's environment does not change);
+    raises ``MissingSettings`` when a variable in ``REQUIRED_SETTINGS`` is unset or empty."""
     return Settings.model_validate(dict(os.environ))

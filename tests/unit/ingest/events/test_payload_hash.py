@@ -11,7 +11,7 @@ import pytest
 from pydantic import BaseModel, TypeAdapter, create_model
 
 from ingest.events import logic
-from ingest.events.models import EventIn, MemberRegistered, OrderPlaced
+from loyalty.events.models import EventIn, MemberRegistered, OrderPlaced
 from tests.conftest import order_event, registration
 
 pytestmark = pytest.mark.unit

@@ -15,11 +15,11 @@ from pydantic import TypeAdapter, ValidationError
 
 from infra.definitions import FUNCTIONS
 from ingest.events import logic
-from ingest.events.models import EventBatch, EventIn
-from ingest.members import state as member_state
-from ingest.members import view as member_view
+from ingest.events.models import EventIn
+from ingest.members import segments
 from ingest.members.projection import MemberStats, apply_order
-from ingest.members.state import MemberState, derive, next_change_at
+from ingest.members.state import MemberState, derive, next_change_at, refresh
+from ingest.members.view import build_view
 from loyalty import keys
 from loyalty.program import ProgramConfig
 from loyalty.timeutil import iso
@@ -70,8 +70,8 @@ def test_derive_agrees_with_the_member_view() -> None:
     stats = _stats(T0, T0 + 8 * DAY, total="600.00")
     now = T0 + 9 * DAY
     items = {
-        "#PROFILE": {"registered_at": iso(T0 - DAY)},
-        "#STATS": {
+        keys.PROFILE_SK: {"registered_at": iso(T0 - DAY)},
+        keys.STATS_SK: {
             "orders_count": stats.orders_count,
             "total_spend": stats.total_spend,
             "first_order_at": stats.first_order_at,
@@ -79,7 +79,7 @@ def test_derive_agrees_with_the_member_view() -> None:
             "order_days": [{"first": d.first, "last": d.last, "n": d.count} for d in stats.recent_orders],
         },
     }
-    view = member_view.build_view("m-1", items, now, CONFIG)
+    view = build_view("m-1", items, now, CONFIG)
     assert view is not None
     state = derive(stats, iso(T0 - DAY), now, CONFIG)
     assert state.lifecycle_stage == view.lifecycle_stage == "active"
@@ -120,7 +120,7 @@ def test_the_due_instant_rederives_to_the_new_state_and_a_moment_before_does_not
     before = T0 + days * DAY - MS
     due = next_change_at(stats, None, before, CONFIG)
     assert due == T0 + days * DAY + MS
-    # member_view compares with <=: exactly `days` later is still the old state.
+    # segments compare with <=: exactly `days` later is still the old state.
     assert derive(stats, None, T0 + days * DAY, CONFIG) == derive(stats, None, before, CONFIG)
     assert derive(stats, None, due, CONFIG) != derive(stats, None, before, CONFIG)
 
@@ -186,7 +186,7 @@ def test_refresh_walks_every_step_due_and_records_stage_changes_at_their_instant
     now = T0 + timedelta(hours=1)
     due = next_change_at(stats, None, now, CONFIG)
     assert due is not None
-    refreshed = member_state.refresh(stats, None, "new", due, T0 + 200 * DAY, CONFIG)
+    refreshed = refresh(stats, None, "new", due, T0 + 200 * DAY, CONFIG)
     assert [(c.at - T0, c.before, c.after) for c in refreshed.stage_changes] == [
         (30 * DAY + MS, "new", "active"),
         (90 * DAY + MS, "active", "at-risk"),
@@ -198,7 +198,7 @@ def test_refresh_walks_every_step_due_and_records_stage_changes_at_their_instant
     stepwise = []
     stage, at = "new", due
     for until in (T0 + 31 * DAY, T0 + 100 * DAY, T0 + 200 * DAY):
-        part = member_state.refresh(stats, None, stage, at, until, CONFIG)
+        part = refresh(stats, None, stage, at, until, CONFIG)
         stepwise.extend(part.stage_changes)
         stage, at = part.state.lifecycle_stage, part.next_change_at
     assert tuple(stepwise) == refreshed.stage_changes
@@ -207,7 +207,7 @@ def test_refresh_walks_every_step_due_and_records_stage_changes_at_their_instant
 def test_refresh_before_the_due_time_changes_nothing() -> None:
     stats = _stats(T0)
     due = T0 + 30 * DAY + MS
-    refreshed = member_state.refresh(stats, None, "new", due, due - MS, CONFIG)
+    refreshed = refresh(stats, None, "new", due, due - MS, CONFIG)
     assert refreshed.stage_changes == () and refreshed.next_change_at == due
 
 
@@ -235,7 +235,7 @@ def _histories(draw: st.DrawFn) -> tuple[MemberStats, str | None, datetime, Prog
 
 def _edges(stats: MemberStats, registered_at: str | None, config: ProgramConfig) -> set[datetime]:
     """Each rule threshold, a millisecond either side."""
-    days = member_view.idle_limits(config) | member_view.order_windows(config)
+    days = segments.idle_limits(config) | segments.order_windows(config)
     order_times = [t for d in stats.recent_orders for t in (d.first, d.last)]
     anchors = [a for a in (stats.last_order_at, registered_at, *order_times) if a]
     found = set()
@@ -316,7 +316,7 @@ def test_storefronts_cannot_send_system_events() -> None:
             raise AssertionError("a reserved id must not be stored")
 
     results = logic.ingest_batch(
-        EventBatch(events=[body, order]), "demo", datetime(2026, 3, 10, 10, tzinfo=UTC), BERLIN, Store()
+        [body, order], "demo", datetime(2026, 3, 10, 10, tzinfo=UTC), BERLIN, Store()
     )
     assert [r.status for r in results] == ["rejected", "rejected"]
     assert results[1].errors[0].code == "reserved_event_id"

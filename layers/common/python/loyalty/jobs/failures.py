@@ -1,17 +1,21 @@
-"""Scheduled jobs: the schedule payload, per-tenant progress markers that make
-every job catch up (a run handles everything that came due since the last
-successful run, so a missed or failed run in AWS loses nothing), and records of
-failing items, so one bad item is retried a bounded number of runs, then parked,
-while the rest of the items and tenants proceed."""
+"""Records of failing job items, so one bad item is retried a bounded number of runs,
+then parked, while the rest of the items and tenants proceed.
+
+One item per tenant, job and failing item: ``T#<tenant>#JOBS`` / ``FAILED#<job>#<item>``.
+``attempts`` counts the runs (distinct schedule times) that failed on the item; Lambda's own
+retries of one run count once. At MAX_ATTEMPTS the item is parked: jobs skip it and it stays
+listed (``python -m infra.ops failures``) until dismissed. An item that succeeds again, or is
+no longer due, loses its failure record. No personal data: the error's class, code and a
+message with addresses and phone numbers removed, in the record and in the log lines."""
 
 from __future__ import annotations
 
 import re
 import traceback
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
@@ -19,109 +23,7 @@ from pydantic import BaseModel, ValidationError
 from loyalty import aws, keys
 from loyalty.commit import LostRace, optimistic
 from loyalty.dynamo import is_condition_failure, plain, query_all
-from loyalty.timeutil import iso, parse_rfc3339
-
-
-class ScheduledInvocation(BaseModel):
-    """The input each EventBridge Scheduler schedule sends (see infra)."""
-
-    job: str
-    schedule: str = ""
-    scheduled_time: str
-
-    @property
-    def at(self) -> datetime:
-        return parse_rfc3339(self.scheduled_time)
-
-
-class JobFailed(Exception):
-    """Part of a scheduled run failed. Raised at the end of the run, after the
-    rest was done, so Lambda retries the invocation and then dead-letters it.
-    ``result`` is what the run did (its result model, dumped)."""
-
-    def __init__(self, message: str, result: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.result = result or {}
-
-
-class RunOutcome(Protocol):
-    """What every scheduled run's result model counts."""
-
-    failed: int
-    parked: int
-    tenants_failed: int
-
-    def model_dump(self) -> dict[str, Any]: ...
-
-
-def finish(run: RunOutcome, metrics: Any, items: str) -> None:
-    """End a scheduled run: emit ``JobItemsFailed`` and ``JobItemsParked``, and raise
-    JobFailed while an item is still to be retried or a tenant failed (so Lambda
-    retries the run); once every failing item is parked the run succeeds."""
-    from aws_lambda_powertools.metrics import MetricUnit
-
-    metrics.add_metric(name="JobItemsFailed", unit=MetricUnit.Count, value=run.failed)
-    metrics.add_metric(name="JobItemsParked", unit=MetricUnit.Count, value=run.parked)
-    retrying = run.failed - run.parked
-    if retrying or run.tenants_failed:
-        raise JobFailed(
-            f"{retrying} {items} failed and will be retried; {run.tenants_failed} tenants failed",
-            run.model_dump(),
-        )
-
-
-def invocation_for(event: dict[str, Any], job: str) -> ScheduledInvocation:
-    """The schedule payload, checked to be for ``job``."""
-    invocation = ScheduledInvocation.model_validate(event)
-    if invocation.job != job:
-        raise ValueError(f"this function runs {job!r}, not {invocation.job!r}")
-    return invocation
-
-
-def last_done_day(table_name: str, tenant_id: str, job: str) -> date | None:
-    item = aws.table(table_name).get_item(Key={"pk": keys.job_pk(tenant_id), "sk": job}).get("Item")
-    return date.fromisoformat(item["done_through"]) if item else None
-
-
-def mark_done_day(table_name: str, tenant_id: str, job: str, day: date, previous: date | None) -> bool:
-    """Advance the job's marker from ``previous`` to ``day``; False when another
-    run already moved it (optimistic concurrency, so two runs cannot both advance)."""
-    condition = "attribute_not_exists(pk)" if previous is None else "done_through = :prev"
-    values = {":day": day.isoformat()}
-    if previous is not None:
-        values[":prev"] = previous.isoformat()
-    try:
-        aws.table(table_name).update_item(
-            Key={"pk": keys.job_pk(tenant_id), "sk": job},
-            UpdateExpression="SET done_through = :day",
-            ConditionExpression=condition,
-            ExpressionAttributeValues=values,
-        )
-    except ClientError as err:
-        if is_condition_failure(err):
-            return False
-        raise
-    return True
-
-
-def begin(table_name: str, tenant_id: str, job: str, before: date) -> date:
-    """The job's marker, created on a tenant's first run as done through ``before`` (the
-    day before the first one the job handles), so a first run whose day fails keeps that
-    day due like any other. Returns the stored marker (another run may have created it)."""
-    if mark_done_day(table_name, tenant_id, job, before, None):
-        return before
-    stored = last_done_day(table_name, tenant_id, job)
-    return stored if stored is not None else before
-
-
-# -- failing items ------------------------------------------------------------------------------
-#
-# One item per tenant, job and failing item: ``T#<tenant>#JOBS`` / ``FAILED#<job>#<item>``.
-# ``attempts`` counts the runs (distinct schedule times) that failed on the item; Lambda's own
-# retries of one run count once. At MAX_ATTEMPTS the item is parked: jobs skip it and it stays
-# listed (``python -m infra.ops failures``) until dismissed. An item that succeeds again, or is
-# no longer due, loses its failure record. No personal data: the error's class, code and a
-# message with addresses and phone numbers removed.
+from loyalty.timeutil import iso
 
 MAX_ATTEMPTS = 5
 FAILED = "failed"

@@ -1,0 +1,33 @@
+"""An email message and its MIME bytes. Pure: no AWS here (``loyalty.emailer``
+sends it), so the logic that composes messages never reaches SES."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from pydantic import BaseModel
+
+
+class Email(BaseModel):
+    to: list[str]
+    subject: str
+    text: str
+    html: str | None = None
+    # Free-form tags (e.g. care rule, tenant) carried as X- headers for tracing.
+    tags: dict[str, str] = {}
+
+
+def build_mime(sender: str, email: Email) -> bytes:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = ", ".join(email.to)
+    message["Subject"] = email.subject
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=sender.split("@", 1)[-1])
+    for key, value in sorted(email.tags.items()):
+        message[f"X-Loyalty-{key}"] = value
+    message.set_content(email.text)
+    if email.html:
+        message.add_alternative(email.html, subtype="html")
+    return message.as_bytes()
