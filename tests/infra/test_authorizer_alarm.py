@@ -116,7 +116,7 @@ def failure_filter(template_dict: dict[str, Any]) -> dict[str, Any]:
     return filters[0]
 
 
-def test_authorizer_has_no_alarm_on_lambda_errors(template_dict):
+def test_authorizer_has_no_alarm_on_lambda_errors(template_dict: dict[str, Any]) -> None:
     """Lambda's Errors metric counts every rejected key; no alarm may watch it for the authorizer."""
     for alarm in of_type(template_dict["Resources"], "AWS::CloudWatch::Alarm").values():
         props = alarm["Properties"]
@@ -124,7 +124,9 @@ def test_authorizer_has_no_alarm_on_lambda_errors(template_dict):
             assert {"Ref": AUTHORIZER.logical_id} not in [d["Value"] for d in props.get("Dimensions", [])]
 
 
-def test_authorizer_failure_alarm_watches_the_filter(template_dict, failure_filter):
+def test_authorizer_failure_alarm_watches_the_filter(
+    template_dict: dict[str, Any], failure_filter: dict[str, Any]
+) -> None:
     resources = template_dict["Resources"]
     (transformation,) = failure_filter["MetricTransformations"]
     assert transformation["MetricValue"] == "1"
@@ -145,7 +147,7 @@ def test_authorizer_failure_alarm_watches_the_filter(template_dict, failure_filt
     assert alarm["TreatMissingData"] == "notBreaching"
 
 
-def test_a_rejected_key_is_not_a_failure(failure_filter):
+def test_a_rejected_key_is_not_a_failure(failure_filter: dict[str, Any]) -> None:
     pattern = failure_filter["FilterPattern"]
     assert not matches(pattern, runtime_error_line("PermissionError", "Unauthorized"))
     assert not matches(pattern, powertools_lines()["info"])  # logger.info("rejected key")
@@ -164,16 +166,18 @@ def test_a_rejected_key_is_not_a_failure(failure_filter):
         ("PermissionError", "[Errno 13] Permission denied: '/tmp/cache'"),
     ],
 )
-def test_an_unhandled_exception_is_a_failure(failure_filter, error_type, message):
+def test_an_unhandled_exception_is_a_failure(
+    failure_filter: dict[str, Any], error_type: str, message: str
+) -> None:
     assert matches(failure_filter["FilterPattern"], runtime_error_line(error_type, message))
 
 
 @pytest.mark.parametrize("kind", ["error", "exception", "critical"])
-def test_an_error_logged_by_the_authorizer_is_a_failure(failure_filter, kind):
+def test_an_error_logged_by_the_authorizer_is_a_failure(failure_filter: dict[str, Any], kind: str) -> None:
     assert matches(failure_filter["FilterPattern"], powertools_lines()[kind])
 
 
-def test_pattern_evaluator_is_live():
+def test_pattern_evaluator_is_live() -> None:
     assert matches('{ $.level = "ERROR" }', {"level": "ERROR"})
     assert not matches('{ $.level = "ERROR" }', {"message": "no level"})
     assert matches('{ ($.a NOT EXISTS) || ($.a != "x") }', {})

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from cfnlint.api import ManualArgs, lint_file
+
+if TYPE_CHECKING:
+    from tests.infra.conftest import Synth
 
 pytestmark = pytest.mark.infra
 
@@ -25,7 +29,7 @@ def _lint(template: Path) -> tuple[list[str], list[str]]:
     return errors, warnings
 
 
-def test_synthesized_templates_have_no_cfn_lint_errors(synth):
+def test_synthesized_templates_have_no_cfn_lint_errors(synth: Synth) -> None:
     templates = sorted(synth.outdir.glob("*.template.json"))
     assert templates, "synth produced no templates"
     all_errors: list[str] = []
@@ -37,7 +41,7 @@ def test_synthesized_templates_have_no_cfn_lint_errors(synth):
     assert not all_errors, "\n".join(all_errors)
 
 
-def test_cfn_lint_reports_errors(tmp_path):
+def test_cfn_lint_reports_errors(tmp_path: Path) -> None:
     """The linter is live: a broken template yields an E-level finding."""
     broken = tmp_path / "broken.template.json"
     broken.write_text(

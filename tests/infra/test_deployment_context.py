@@ -45,7 +45,7 @@ def custom(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, An
 
 
 @pytest.fixture(scope="module")
-def resources(custom) -> dict[str, dict[str, Any]]:
+def resources(custom: tuple[Path, dict[str, Any], Exception | None]) -> dict[str, dict[str, Any]]:
     return custom[1]["Resources"]
 
 
@@ -62,7 +62,7 @@ def _env(resources: dict[str, dict[str, Any]], logical_id: str) -> dict[str, Any
 # The variant synthesizes cleanly ------------------------------------------------------------
 
 
-def test_custom_context_is_nag_and_lint_clean(custom):
+def test_custom_context_is_nag_and_lint_clean(custom: tuple[Path, dict[str, Any], Exception | None]) -> None:
     template_file, _, error = custom
     assert error is None, str(error)
     matches = lint_file(template_file, config=ManualArgs(regions=["us-east-1"]))
@@ -75,7 +75,9 @@ def test_custom_context_is_nag_and_lint_clean(custom):
 # Sender ---------------------------------------------------------------------------------------
 
 
-def test_domain_identity_with_easy_dkim(custom, resources):
+def test_domain_identity_with_easy_dkim(
+    custom: tuple[Path, dict[str, Any], Exception | None], resources: dict[str, dict[str, Any]]
+) -> None:
     identity = _single(resources, "AWS::SES::EmailIdentity")["Properties"]
     assert identity["EmailIdentity"] == DOMAIN
     assert identity["DkimAttributes"] == {"SigningEnabled": True}
@@ -88,7 +90,7 @@ def test_domain_identity_with_easy_dkim(custom, resources):
     ]
 
 
-def test_domain_sender_reaches_the_functions(resources):
+def test_domain_sender_reaches_the_functions(resources: dict[str, dict[str, Any]]) -> None:
     for fn in FUNCTIONS:
         assert _env(resources, fn.logical_id).get("SENDER_EMAIL") == (
             DOMAIN_SENDER if fn.sends_email else None
@@ -108,7 +110,7 @@ def test_domain_sender_reaches_the_functions(resources):
         assert identity_id in resource_text  # and the domain identity
 
 
-def test_no_alarm_subscription_without_alarm_email(resources):
+def test_no_alarm_subscription_without_alarm_email(resources: dict[str, dict[str, Any]]) -> None:
     assert not of_type(resources, "AWS::SNS::Subscription")
 
 
@@ -122,17 +124,21 @@ def test_no_alarm_subscription_without_alarm_email(resources):
         ({"sender_email": "care@shop.example", "alarm_email": "ops"}, r"alarm_email is not an email address"),
     ],
 )
-def test_sender_settings_are_required_and_checked(tmp_path, context, message):
+def test_sender_settings_are_required_and_checked(
+    tmp_path: Path, context: dict[str, Any], message: str
+) -> None:
     with pytest.raises(ValueError, match=message):
         build_app(str(tmp_path), context=context, nag=False)
 
 
-def test_cdk_json_holds_no_sender():
+def test_cdk_json_holds_no_sender() -> None:
     context = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
     assert not {"sender_email", "sender_domain", "alarm_email"} & set(context)
 
 
-def test_deploy_refuses_without_a_sender(monkeypatch, tmp_path, capsys):
+def test_deploy_refuses_without_a_sender(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """``make deploy`` runs ``infra/app.py --check-context`` first; under the CDK CLI the app
     itself refuses too. Both say how to pass the sender."""
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.cdk.json
@@ -152,13 +158,13 @@ def test_deploy_refuses_without_a_sender(monkeypatch, tmp_path, capsys):
 # Limits ---------------------------------------------------------------------------------------
 
 
-def test_stage_throttle_from_context(resources):
+def test_stage_throttle_from_context(resources: dict[str, dict[str, Any]]) -> None:
     stage = _single(resources, "AWS::ApiGateway::Stage")
     (settings,) = stage["Properties"]["MethodSettings"]
     assert (settings["ThrottlingRateLimit"], settings["ThrottlingBurstLimit"]) == (300, 600)
 
 
-def test_storefront_default_and_stage_rate_reach_the_functions(resources):
+def test_storefront_default_and_stage_rate_reach_the_functions(resources: dict[str, dict[str, Any]]) -> None:
     for fn in FUNCTIONS:
         env = _env(resources, fn.logical_id)
         if fn is AUTHORIZER or fn.routes:
@@ -177,7 +183,7 @@ def test_storefront_default_and_stage_rate_reach_the_functions(resources):
         ({"api_rate_limit": True}, r"api_rate_limit must be a whole number"),
     ],
 )
-def test_limits_that_do_not_fit_stop_synth(tmp_path, limits, message):
+def test_limits_that_do_not_fit_stop_synth(tmp_path: Path, limits: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         build_app(str(tmp_path), context={**TEST_CONTEXT, **limits}, nag=False)
 
@@ -185,7 +191,9 @@ def test_limits_that_do_not_fit_stop_synth(tmp_path, limits, message):
 # Powertools layer -----------------------------------------------------------------------------
 
 
-def test_layer_arn_from_context(custom, resources):
+def test_layer_arn_from_context(
+    custom: tuple[Path, dict[str, Any], Exception | None], resources: dict[str, dict[str, Any]]
+) -> None:
     parameters = custom[1].get("Parameters", {}).values()
     assert not [p for p in parameters if str(p.get("Default", "")).startswith("/aws/service/powertools/")]
     for fn in FUNCTIONS:
@@ -202,6 +210,6 @@ def test_layer_arn_from_context(custom, resources):
         ({"powertoolsLayerVersion": 27}, r"powertoolsLayerVersion is no longer read"),
     ],
 )
-def test_layer_settings_are_checked(tmp_path, context, message):
+def test_layer_settings_are_checked(tmp_path: Path, context: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         build_app(str(tmp_path), context={**TEST_CONTEXT, **context}, nag=False)

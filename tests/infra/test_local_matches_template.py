@@ -18,12 +18,12 @@ def _by_name(items: list[dict[str, Any]], key: str) -> dict[str, dict[str, Any]]
     return {item[key]: item for item in items}
 
 
-def test_same_tables(template_dict):
+def test_same_tables(template_dict: dict[str, Any]) -> None:
     assert set(of_type(template_dict["Resources"], "AWS::DynamoDB::Table")) == {t.logical_id for t in TABLES}
 
 
 @pytest.mark.parametrize("table", TABLES, ids=[t.logical_id for t in TABLES])
-def test_table_matches_local_create_table(template_dict, table: TableDef):
+def test_table_matches_local_create_table(template_dict: dict[str, Any], table: TableDef) -> None:
     local = create_table_kwargs(table, "x")
     cfn = template_dict["Resources"][table.logical_id]["Properties"]
 
@@ -56,7 +56,7 @@ def test_table_matches_local_create_table(template_dict, table: TableDef):
         assert cfn_ttl == {"AttributeName": table.ttl_attribute, "Enabled": True}
 
 
-def test_same_dead_letter_queues(template_dict):
+def test_same_dead_letter_queues(template_dict: dict[str, Any]) -> None:
     queues = of_type(template_dict["Resources"], "AWS::SQS::Queue")
     prefix = f"{STACK_NAME}-"
     names = [q["Properties"]["QueueName"] for q in queues.values()]
@@ -65,7 +65,7 @@ def test_same_dead_letter_queues(template_dict):
     assert len(local_queue_names()) == len(set(local_queue_names()))
 
 
-def test_same_schedules(template_dict):
+def test_same_schedules(template_dict: dict[str, Any]) -> None:
     schedules = of_type(template_dict["Resources"], "AWS::Scheduler::Schedule")
     in_template = {
         (

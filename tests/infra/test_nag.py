@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from aws_cdk import Acknowledgment, App, Stack, Validations
@@ -23,6 +23,9 @@ from aws_cdk import aws_sqs as sqs
 from synth_support import VALIDATION_REPORT, synthesize
 
 import infra.constructs.nag as nag_helper
+
+if TYPE_CHECKING:
+    from tests.infra.conftest import Synth
 
 pytestmark = pytest.mark.infra
 
@@ -67,17 +70,17 @@ def acknowledgements(stack: Stack) -> list[tuple[str, str, str]]:
     return found
 
 
-def test_synth_raises_no_validation_error(synth):
+def test_synth_raises_no_validation_error(synth: Synth) -> None:
     assert synth.synth_error is None, str(synth.synth_error)
 
 
-def test_validation_report_has_no_unacknowledged_findings(synth):
+def test_validation_report_has_no_unacknowledged_findings(synth: Synth) -> None:
     assert (synth.outdir / VALIDATION_REPORT).is_file()
     found = findings(synth.outdir)
     assert not found, "\n".join(found)
 
 
-def test_every_acknowledgement_has_a_reason(synth):
+def test_every_acknowledgement_has_a_reason(synth: Synth) -> None:
     acks = acknowledgements(synth.stack)
     assert acks, "expected the documented acknowledgements"
     for path, rule_id, reason in acks:
@@ -89,11 +92,11 @@ def test_every_acknowledgement_has_a_reason(synth):
         assert path.count("/") >= 1, f"{rule_id} acknowledged on the whole stack"
 
 
-def test_a_new_finding_fails_validation(tmp_path):
+def test_a_new_finding_fails_validation(tmp_path: Path) -> None:
     """build_app attaches both packs and the report/exception catch what they flag."""
 
     def add_violations(app: App) -> None:
-        stack = app.node.find_child("LoyaltyStack")
+        stack = Stack.of(app.node.find_child("LoyaltyStack"))
         sqs.Queue(stack, "NagCanaryQueue", encryption=sqs.QueueEncryption.UNENCRYPTED)
         logs.LogGroup(stack, "NagCanaryLogs", retention=logs.RetentionDays.INFINITE)
 
@@ -110,7 +113,7 @@ def test_a_new_finding_fails_validation(tmp_path):
     assert not [f for f in found if "NagCanary" not in f], "only the canaries may be flagged"
 
 
-def test_every_acknowledgement_is_still_needed(tmp_path, monkeypatch):
+def test_every_acknowledgement_is_still_needed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Synth with acknowledgements recorded instead of applied: each one must match a finding
     on its construct or below, so no stale acknowledgement hides a future finding."""
     recorded: list[tuple[str, str]] = []

@@ -6,10 +6,10 @@ import fnmatch
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from aws_cdk.assertions import Match
+from aws_cdk.assertions import Match, Template
 from synth_support import TEST_ALARM_EMAIL, TEST_SENDER_EMAIL
 from template_queries import (
     actions_on,
@@ -41,10 +41,16 @@ from infra.definitions import (
     PYTHON_RUNTIME,
     TABLES,
     FunctionDef,
+    RouteDef,
+    ScheduleDef,
+    TableDef,
     function_environment,
     has_dead_letter_queue,
 )
 from loyalty.keys import api_key_pk, member_pk, tenant_pk, throttle_pk
+
+if TYPE_CHECKING:
+    from tests.infra.conftest import Synth
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,12 +85,12 @@ def _single(resources: dict[str, dict[str, Any]], resource_type: str) -> tuple[s
 # Functions ------------------------------------------------------------------
 
 
-def test_one_lambda_per_function_definition(resources):
+def test_one_lambda_per_function_definition(resources: dict[str, dict[str, Any]]) -> None:
     assert set(of_type(resources, "AWS::Lambda::Function")) == {fn.logical_id for fn in FUNCTIONS}
 
 
 @pytest.mark.parametrize("fn", FUNCTIONS, ids=_fn_ids(list(FUNCTIONS)))
-def test_function_settings(resources, fn: FunctionDef):
+def test_function_settings(resources: dict[str, dict[str, Any]], fn: FunctionDef) -> None:
     props = resources[fn.logical_id]["Properties"]
     assert props["Handler"] == fn.handler
     assert props["Runtime"] == PYTHON_RUNTIME
@@ -113,7 +119,9 @@ def _pinned_powertools_version() -> str:
 
 
 @pytest.mark.parametrize("fn", FUNCTIONS, ids=_fn_ids(list(FUNCTIONS)))
-def test_function_layers_are_powertools_and_common(template_dict, resources, fn: FunctionDef):
+def test_function_layers_are_powertools_and_common(
+    template_dict: dict[str, Any], resources: dict[str, dict[str, Any]], fn: FunctionDef
+) -> None:
     layers = resources[fn.logical_id]["Properties"]["Layers"]
     assert len(layers) == 2
     assert all(set(layer) == {"Ref"} for layer in layers), layers
@@ -135,13 +143,13 @@ def test_function_layers_are_powertools_and_common(template_dict, resources, fn:
     assert layer["Properties"]["CompatibleArchitectures"] == [ARCHITECTURE]
 
 
-def test_powertools_version_is_pinned_once():
+def test_powertools_version_is_pinned_once() -> None:
     from infra.definitions import POWERTOOLS_VERSION
 
     assert _pinned_powertools_version() == POWERTOOLS_VERSION
 
 
-def test_no_account_bound_layer_arn_in_the_template(template_dict):
+def test_no_account_bound_layer_arn_in_the_template(template_dict: dict[str, Any]) -> None:
     """The Powertools layer account differs between partitions (and GovCloud regions), so the
     template names none: the regional SSM parameter resolves the ARN where it is deployed."""
     layer_arns = [
@@ -152,7 +160,7 @@ def test_no_account_bound_layer_arn_in_the_template(template_dict):
     assert not [arn for arn in layer_arns if ":layer:" in arn], layer_arns
 
 
-def _asset_dir(synth, code: dict[str, Any]):
+def _asset_dir(synth: Synth, code: dict[str, Any]) -> Path:
     asset_hash = code["S3Key"].removesuffix(".zip")
     path = synth.outdir / f"asset.{asset_hash}"
     assert path.is_dir(), f"no staged asset {path}"
@@ -160,7 +168,9 @@ def _asset_dir(synth, code: dict[str, Any]):
 
 
 @pytest.mark.parametrize("fn", FUNCTIONS, ids=_fn_ids(list(FUNCTIONS)))
-def test_function_code_is_only_its_package_and_handler_resolves(synth, resources, fn: FunctionDef):
+def test_function_code_is_only_its_package_and_handler_resolves(
+    synth: Synth, resources: dict[str, dict[str, Any]], fn: FunctionDef
+) -> None:
     asset = _asset_dir(synth, resources[fn.logical_id]["Properties"]["Code"])
     assert sorted(p.name for p in asset.iterdir()) == [fn.package]
     assert not list(asset.rglob("__pycache__"))
@@ -169,7 +179,7 @@ def test_function_code_is_only_its_package_and_handler_resolves(synth, resources
     assert (FUNCTIONS_DIR / module_path).is_file()
 
 
-def test_common_layer_ships_the_loyalty_package(synth, resources):
+def test_common_layer_ships_the_loyalty_package(synth: Synth, resources: dict[str, dict[str, Any]]) -> None:
     _, layer = _single(resources, "AWS::Lambda::LayerVersion")
     asset = _asset_dir(synth, layer["Properties"]["Content"])
     assert sorted(p.name for p in asset.iterdir()) == ["python"]
@@ -177,7 +187,7 @@ def test_common_layer_ships_the_loyalty_package(synth, resources):
 
 
 @pytest.mark.parametrize("fn", FUNCTIONS, ids=_fn_ids(list(FUNCTIONS)))
-def test_function_environment(resources, fn: FunctionDef):
+def test_function_environment(resources: dict[str, dict[str, Any]], fn: FunctionDef) -> None:
     parameter, _ = _single(resources, "AWS::SSM::Parameter")
     expected: dict[str, Any] = dict(
         function_environment(fn, sender_email=TEST_SENDER_EMAIL, program_config_parameter="unused")
@@ -196,7 +206,9 @@ def test_function_environment(resources, fn: FunctionDef):
     assert resources[fn.logical_id]["Properties"]["Environment"]["Variables"] == expected
 
 
-def test_the_program_configuration_is_a_parameter_every_function_may_read(resources):
+def test_the_program_configuration_is_a_parameter_every_function_may_read(
+    resources: dict[str, dict[str, Any]],
+) -> None:
     from infra.definitions import program_config_json
 
     parameter_id, parameter = _single(resources, "AWS::SSM::Parameter")
@@ -210,7 +222,7 @@ def test_the_program_configuration_is_a_parameter_every_function_may_read(resour
         assert reads and all(parameter_id in str(s["Resource"]) for s in reads), reads
 
 
-def test_tracer_captures_no_responses_or_errors(resources):
+def test_tracer_captures_no_responses_or_errors(resources: dict[str, dict[str, Any]]) -> None:
     """Handlers use @tracer.capture_lambda_handler, whose default records the response (one-time
     API keys, member data) and exception messages in X-Ray; every function turns both off."""
     functions = of_type(resources, "AWS::Lambda::Function")
@@ -221,7 +233,7 @@ def test_tracer_captures_no_responses_or_errors(resources):
         assert env.get("POWERTOOLS_TRACER_CAPTURE_ERROR") == "false", logical_id
 
 
-def test_default_limits_fit_together(resources):
+def test_default_limits_fit_together(resources: dict[str, dict[str, Any]]) -> None:
     """Defaults: the stage allows 1000 requests/s (burst 2000) for all storefronts together;
     a storefront's default limit stays within it; the admin function knows the stage rate."""
     _, stage = _single(resources, "AWS::ApiGateway::Stage")
@@ -239,12 +251,14 @@ def test_default_limits_fit_together(resources):
 
 
 @pytest.mark.parametrize("fn", [fn for fn, _ in SCHEDULED], ids=[fn.logical_id for fn, _ in SCHEDULED])
-def test_scheduled_function_async_failures_go_to_its_dlq(resources, fn: FunctionDef):
+def test_scheduled_function_async_failures_go_to_its_dlq(
+    resources: dict[str, dict[str, Any]], fn: FunctionDef
+) -> None:
     target = resources[fn.logical_id]["Properties"]["DeadLetterConfig"]["TargetArn"]
     assert target == {"Fn::GetAtt": [queue_id(resources, fn), "Arn"]}
 
 
-def test_dead_letter_queues_per_definition(resources):
+def test_dead_letter_queues_per_definition(resources: dict[str, dict[str, Any]]) -> None:
     queues = of_type(resources, "AWS::SQS::Queue")
     expected = [fn for fn in FUNCTIONS if has_dead_letter_queue(fn)]
     assert len(queues) == len(expected)
@@ -257,12 +271,12 @@ def test_dead_letter_queues_per_definition(resources):
 # Streams --------------------------------------------------------------------
 
 
-def test_one_event_source_mapping_per_stream_definition(resources):
+def test_one_event_source_mapping_per_stream_definition(resources: dict[str, dict[str, Any]]) -> None:
     assert len(of_type(resources, "AWS::Lambda::EventSourceMapping")) == len(STREAM_FUNCTIONS)
 
 
 @pytest.mark.parametrize("fn", STREAM_FUNCTIONS, ids=_fn_ids(STREAM_FUNCTIONS))
-def test_stream_subscription(resources, fn: FunctionDef):
+def test_stream_subscription(resources: dict[str, dict[str, Any]], fn: FunctionDef) -> None:
     assert fn.stream is not None
     mappings = [
         m["Properties"]
@@ -295,7 +309,7 @@ def test_stream_subscription(resources, fn: FunctionDef):
     assert patterns == ([expected] if expected else [])
 
 
-def test_filter_pattern_combines_types_and_kinds():
+def test_filter_pattern_combines_types_and_kinds() -> None:
     from infra.definitions import StreamSourceDef
 
     both = StreamSourceDef(table="T", batch_size=1, max_retries=0, event_types=("a",), kinds=("k1", "k2"))
@@ -308,13 +322,15 @@ def test_filter_pattern_combines_types_and_kinds():
 
 
 @pytest.mark.parametrize("fn", STREAM_FUNCTIONS, ids=_fn_ids(STREAM_FUNCTIONS))
-def test_stream_function_may_send_failed_records_to_its_dead_letter_queue(resources, fn: FunctionDef):
+def test_stream_function_may_send_failed_records_to_its_dead_letter_queue(
+    resources: dict[str, dict[str, Any]], fn: FunctionDef
+) -> None:
     statements = function_statements(resources, fn.logical_id)
     sends = [s for s in statements if "sqs:SendMessage" in as_list(s["Action"])]
     assert [s["Resource"] for s in sends] == [{"Fn::GetAtt": [queue_id(resources, fn), "Arn"]}]
 
 
-def test_every_job_that_parks_items_has_an_alarm_on_them(resources):
+def test_every_job_that_parks_items_has_an_alarm_on_them(resources: dict[str, dict[str, Any]]) -> None:
     alarms = _alarms(resources, "JobItemsParked")
     assert sorted(a["Dimensions"][0]["Value"] for a in alarms) == [
         "care_rules",
@@ -327,7 +343,7 @@ def test_every_job_that_parks_items_has_an_alarm_on_them(resources):
         assert (alarm["Namespace"], alarm["Statistic"], alarm["Threshold"]) == ("Loyalty", "Sum", 0)
 
 
-def test_every_stream_consumer_has_an_iterator_age_alarm(resources):
+def test_every_stream_consumer_has_an_iterator_age_alarm(resources: dict[str, dict[str, Any]]) -> None:
     alarms = _alarms(resources, "IteratorAge")
     assert sorted(a["Dimensions"][0]["Value"]["Ref"] for a in alarms) == sorted(
         fn.logical_id for fn in STREAM_FUNCTIONS
@@ -341,7 +357,9 @@ def test_every_stream_consumer_has_an_iterator_age_alarm(resources):
 
 
 @pytest.mark.parametrize("fn", STREAM_FUNCTIONS, ids=_fn_ids(STREAM_FUNCTIONS))
-def test_stream_function_can_read_only_its_stream(resources, fn: FunctionDef):
+def test_stream_function_can_read_only_its_stream(
+    resources: dict[str, dict[str, Any]], fn: FunctionDef
+) -> None:
     assert fn.stream is not None
     statements = function_statements(resources, fn.logical_id)
     stream_actions = {
@@ -359,12 +377,12 @@ def test_stream_function_can_read_only_its_stream(resources, fn: FunctionDef):
 # Schedules ------------------------------------------------------------------
 
 
-def test_one_schedule_per_schedule_definition(resources):
+def test_one_schedule_per_schedule_definition(resources: dict[str, dict[str, Any]]) -> None:
     assert len(of_type(resources, "AWS::Scheduler::Schedule")) == len(SCHEDULED)
 
 
 @pytest.mark.parametrize(("fn", "schedule"), SCHEDULED, ids=[s.name for _, s in SCHEDULED])
-def test_schedule(resources, fn: FunctionDef, schedule):
+def test_schedule(resources: dict[str, dict[str, Any]], fn: FunctionDef, schedule: ScheduleDef) -> None:
     found = [
         s["Properties"]
         for s in of_type(resources, "AWS::Scheduler::Schedule").values()
@@ -398,12 +416,14 @@ def test_schedule(resources, fn: FunctionDef, schedule):
 # API ------------------------------------------------------------------------
 
 
-def test_one_method_per_route(resources):
+def test_one_method_per_route(resources: dict[str, dict[str, Any]]) -> None:
     assert len(of_type(resources, "AWS::ApiGateway::Method")) == len(ROUTES)
 
 
 @pytest.mark.parametrize(("fn", "route"), ROUTES, ids=[f"{r.method} {r.path}" for _, r in ROUTES])
-def test_route_integrates_its_function(resources, fn: FunctionDef, route):
+def test_route_integrates_its_function(
+    resources: dict[str, dict[str, Any]], fn: FunctionDef, route: RouteDef
+) -> None:
     methods = [
         m["Properties"]
         for m in of_type(resources, "AWS::ApiGateway::Method").values()
@@ -422,7 +442,7 @@ def test_route_integrates_its_function(resources, fn: FunctionDef, route):
         assert method["AuthorizationType"] == "NONE"
 
 
-def test_authorizer(resources):
+def test_authorizer(resources: dict[str, dict[str, Any]]) -> None:
     _, authorizer = _single(resources, "AWS::ApiGateway::Authorizer")
     props = authorizer["Properties"]
     assert props["Type"] == "REQUEST"
@@ -431,7 +451,9 @@ def test_authorizer(resources):
     assert AUTHORIZER.logical_id in referenced_ids(props["AuthorizerUri"])
 
 
-def test_stage_throttling_tracing_and_access_logs(template, resources):
+def test_stage_throttling_tracing_and_access_logs(
+    template: Template, resources: dict[str, dict[str, Any]]
+) -> None:
     template.has_resource_properties(
         "AWS::ApiGateway::Stage",
         {
@@ -457,7 +479,7 @@ def test_stage_throttling_tracing_and_access_logs(template, resources):
     assert [resources[r]["Type"] for r in targets] == ["AWS::Logs::LogGroup"]
 
 
-def test_api_gateway_account_has_a_cloudwatch_role(resources):
+def test_api_gateway_account_has_a_cloudwatch_role(resources: dict[str, dict[str, Any]]) -> None:
     """Access logging needs the region's API Gateway CloudWatch role; a fresh account has none,
     so the stack sets it (retained on deletion) and the stage waits for it."""
     account_id, account = _single(resources, "AWS::ApiGateway::Account")
@@ -491,7 +513,7 @@ def test_api_gateway_account_has_a_cloudwatch_role(resources):
 # IAM ------------------------------------------------------------------------
 
 
-def test_every_function_has_its_own_role(resources):
+def test_every_function_has_its_own_role(resources: dict[str, dict[str, Any]]) -> None:
     roles = [role_of_function(resources, fn.logical_id) for fn in FUNCTIONS]
     assert len(set(roles)) == len(FUNCTIONS)
     for role in roles:
@@ -499,7 +521,7 @@ def test_every_function_has_its_own_role(resources):
 
 
 @pytest.mark.parametrize("fn", FUNCTIONS, ids=_fn_ids(list(FUNCTIONS)))
-def test_table_access_matches_definition(resources, fn: FunctionDef):
+def test_table_access_matches_definition(resources: dict[str, dict[str, Any]], fn: FunctionDef) -> None:
     statements = function_statements(resources, fn.logical_id)
     for table in TABLES:
         granted = {a for a in actions_on(statements, table.logical_id) if a.startswith("dynamodb:")}
@@ -526,7 +548,9 @@ API_FUNCTIONS = [fn for fn in FUNCTIONS if counts_storefront_requests(fn)]
 
 
 @pytest.mark.parametrize("fn", API_FUNCTIONS, ids=_fn_ids(API_FUNCTIONS))
-def test_every_api_function_can_update_the_throttle_counter(resources, fn: FunctionDef):
+def test_every_api_function_can_update_the_throttle_counter(
+    resources: dict[str, dict[str, Any]], fn: FunctionDef
+) -> None:
     statements = [
         s
         for s in function_statements(resources, fn.logical_id)
@@ -558,7 +582,7 @@ def test_every_api_function_can_update_the_throttle_counter(resources, fn: Funct
     assert {"kms:Decrypt", "kms:GenerateDataKey"} <= kms
 
 
-def _policy_statements(resources) -> list[tuple[str, dict[str, Any]]]:
+def _policy_statements(resources: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
     """(resource id, statement) of every identity policy in the template."""
     found: list[tuple[str, dict[str, Any]]] = []
     for logical_id, resource in resources.items():
@@ -571,7 +595,7 @@ def _policy_statements(resources) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
-def test_no_policy_grants_scan(resources):
+def test_no_policy_grants_scan(resources: dict[str, dict[str, Any]]) -> None:
     statements = _policy_statements(resources)
     assert statements
     for logical_id, statement in statements:
@@ -583,7 +607,7 @@ def test_no_policy_grants_scan(resources):
             assert not fnmatch.fnmatchcase("dynamodb:scan", action.lower()), (logical_id, action)
 
 
-def test_authorizer_reads_only_credential_items(resources):
+def test_authorizer_reads_only_credential_items(resources: dict[str, dict[str, Any]]) -> None:
     dynamo = [
         s
         for s in function_statements(resources, AUTHORIZER.logical_id)
@@ -611,14 +635,16 @@ def test_authorizer_reads_only_credential_items(resources):
     assert not allowed(throttle_pk("demo", "demo-web"))
 
 
-def test_authorizer_is_read_only_and_cannot_email(resources):
+def test_authorizer_is_read_only_and_cannot_email(resources: dict[str, dict[str, Any]]) -> None:
     actions = all_actions(function_statements(resources, AUTHORIZER.logical_id))
     assert not actions & DYNAMO_WRITE_ACTIONS
     assert not {a for a in actions if a.startswith("ses:") or a.startswith("s3:")}
 
 
 @pytest.mark.parametrize("fn", FUNCTIONS, ids=_fn_ids(list(FUNCTIONS)))
-def test_only_email_functions_send_email_as_the_sender(resources, fn: FunctionDef):
+def test_only_email_functions_send_email_as_the_sender(
+    resources: dict[str, dict[str, Any]], fn: FunctionDef
+) -> None:
     statements = function_statements(resources, fn.logical_id)
     ses = [s for s in statements if any(a.startswith("ses:") for a in as_list(s["Action"]))]
     if not fn.sends_email:
@@ -631,7 +657,7 @@ def test_only_email_functions_send_email_as_the_sender(resources, fn: FunctionDe
 
 
 @pytest.mark.parametrize("fn", FUNCTIONS, ids=_fn_ids(list(FUNCTIONS)))
-def test_only_the_report_writer_puts_reports(resources, fn: FunctionDef):
+def test_only_the_report_writer_puts_reports(resources: dict[str, dict[str, Any]], fn: FunctionDef) -> None:
     s3_actions = {
         a for a in all_actions(function_statements(resources, fn.logical_id)) if a.startswith("s3:")
     }
@@ -639,7 +665,9 @@ def test_only_the_report_writer_puts_reports(resources, fn: FunctionDef):
 
 
 @pytest.mark.parametrize("fn", FUNCTIONS, ids=_fn_ids(list(FUNCTIONS)))
-def test_wildcards_only_where_iam_has_no_resource_scope(resources, fn: FunctionDef):
+def test_wildcards_only_where_iam_has_no_resource_scope(
+    resources: dict[str, dict[str, Any]], fn: FunctionDef
+) -> None:
     allowed = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
     if fn.stream is not None:
         allowed.add("dynamodb:ListStreams")
@@ -651,7 +679,7 @@ def test_wildcards_only_where_iam_has_no_resource_scope(resources, fn: FunctionD
 
 
 @pytest.mark.parametrize("fn", FUNCTIONS, ids=_fn_ids(list(FUNCTIONS)))
-def test_dlq_send_only_to_own_queue(resources, fn: FunctionDef):
+def test_dlq_send_only_to_own_queue(resources: dict[str, dict[str, Any]], fn: FunctionDef) -> None:
     statements = function_statements(resources, fn.logical_id)
     queues = set(of_type(resources, "AWS::SQS::Queue"))
     reachable = {q for s in statements for q in referenced_ids(s["Resource"]) if q in queues}
@@ -662,7 +690,7 @@ def test_dlq_send_only_to_own_queue(resources, fn: FunctionDef):
 
 
 @pytest.mark.parametrize("table", TABLES, ids=[t.logical_id for t in TABLES])
-def test_table_protection(resources, table):
+def test_table_protection(resources: dict[str, dict[str, Any]], table: TableDef) -> None:
     key_id, key = _single(resources, "AWS::KMS::Key")
     assert key["Properties"]["EnableKeyRotation"] is True
     props = resources[table.logical_id]["Properties"]
@@ -687,7 +715,9 @@ def test_table_protection(resources, table):
     )
 
 
-def _assert_ssl_enforced(resources, policy_type: str, target_key: str, targets: set[str]) -> None:
+def _assert_ssl_enforced(
+    resources: dict[str, dict[str, Any]], policy_type: str, target_key: str, targets: set[str]
+) -> None:
     covered: set[str] = set()
     for policy in of_type(resources, policy_type).values():
         props = policy["Properties"]
@@ -700,7 +730,7 @@ def _assert_ssl_enforced(resources, policy_type: str, target_key: str, targets: 
     assert targets <= covered, f"no TLS-only policy for {targets - covered}"
 
 
-def test_buckets_private_encrypted_tls_only(resources):
+def test_buckets_private_encrypted_tls_only(resources: dict[str, dict[str, Any]]) -> None:
     buckets = of_type(resources, "AWS::S3::Bucket")
     for props in (b["Properties"] for b in buckets.values()):
         assert props["PublicAccessBlockConfiguration"] == {
@@ -720,7 +750,7 @@ def test_buckets_private_encrypted_tls_only(resources):
     _assert_ssl_enforced(resources, "AWS::S3::BucketPolicy", "Bucket", set(buckets))
 
 
-def test_sender_identity(resources):
+def test_sender_identity(resources: dict[str, dict[str, Any]]) -> None:
     """The sender comes from context ``sender_email``: here the address identity."""
     _, identity = _single(resources, "AWS::SES::EmailIdentity")
     assert identity["Properties"]["EmailIdentity"] == TEST_SENDER_EMAIL
@@ -733,7 +763,7 @@ def test_sender_identity(resources):
 # Monitoring -----------------------------------------------------------------
 
 
-def _alarms(resources, metric: str) -> list[dict[str, Any]]:
+def _alarms(resources: dict[str, dict[str, Any]], metric: str) -> list[dict[str, Any]]:
     return [
         a["Properties"]
         for a in of_type(resources, "AWS::CloudWatch::Alarm").values()
@@ -741,7 +771,7 @@ def _alarms(resources, metric: str) -> list[dict[str, Any]]:
     ]
 
 
-def _assert_alarm_shape(resources, alarm: dict[str, Any]) -> None:
+def _assert_alarm_shape(resources: dict[str, dict[str, Any]], alarm: dict[str, Any]) -> None:
     topic_id, topic = _single(resources, "AWS::SNS::Topic")
     assert alarm["AlarmActions"] == [{"Ref": topic_id}]
     assert alarm["Threshold"] == 0
@@ -750,14 +780,14 @@ def _assert_alarm_shape(resources, alarm: dict[str, Any]) -> None:
     assert alarm["EvaluationPeriods"] == 1
 
 
-def test_alarm_topic_encrypted_and_tls_only(resources):
+def test_alarm_topic_encrypted_and_tls_only(resources: dict[str, dict[str, Any]]) -> None:
     topic_id, topic = _single(resources, "AWS::SNS::Topic")
     key_id, _ = _single(resources, "AWS::KMS::Key")
     assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     _assert_ssl_enforced(resources, "AWS::SNS::TopicPolicy", "Topics", {topic_id})
 
 
-def test_every_function_has_an_error_alarm(resources):
+def test_every_function_has_an_error_alarm(resources: dict[str, dict[str, Any]]) -> None:
     """Lambda's Errors metric for every function but the authorizer (next test)."""
     alarms = _alarms(resources, "Errors")
     watched = [a["Dimensions"] for a in alarms]
@@ -770,7 +800,7 @@ def test_every_function_has_an_error_alarm(resources):
         _assert_alarm_shape(resources, alarm)
 
 
-def test_alarm_topic_mails_the_alarm_email(resources):
+def test_alarm_topic_mails_the_alarm_email(resources: dict[str, dict[str, Any]]) -> None:
     topic_id, _ = _single(resources, "AWS::SNS::Topic")
     _, subscription = _single(resources, "AWS::SNS::Subscription")
     assert subscription["Properties"] == {
@@ -780,7 +810,7 @@ def test_alarm_topic_mails_the_alarm_email(resources):
     }
 
 
-def test_every_dlq_has_a_depth_alarm(resources):
+def test_every_dlq_has_a_depth_alarm(resources: dict[str, dict[str, Any]]) -> None:
     alarms = _alarms(resources, "ApproximateNumberOfMessagesVisible")
     watched = sorted(a["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for a in alarms)
     assert watched == sorted(of_type(resources, "AWS::SQS::Queue"))
@@ -788,7 +818,7 @@ def test_every_dlq_has_a_depth_alarm(resources):
         _assert_alarm_shape(resources, alarm)
 
 
-def test_api_5xx_alarm(resources):
+def test_api_5xx_alarm(resources: dict[str, dict[str, Any]]) -> None:
     alarms = _alarms(resources, "5XXError")
     assert len(alarms) == 1
     assert alarms[0]["Namespace"] == "AWS/ApiGateway"
@@ -796,7 +826,7 @@ def test_api_5xx_alarm(resources):
     _assert_alarm_shape(resources, alarms[0])
 
 
-def test_gateway_errors_follow_the_error_contract(template) -> None:  # type: ignore[no-untyped-def]
+def test_gateway_errors_follow_the_error_contract(template: Template) -> None:  # type: ignore[no-untyped-def]
     import json as _json
 
     responses = template.find_resources("AWS::ApiGateway::GatewayResponse")

@@ -46,10 +46,9 @@ def test_a_poisoned_record_is_kept_whole_then_replayed_once(aws: Env) -> None:
     earn = next(s for s in pump.stats() if s["function"] == "PointsEarn")
     assert earn["dead_lettered"] == 0  # no pointer-only message: the handler kept the record
     (message,) = _messages(aws)
-    assert (
-        message["version"] == DEAD_LETTER_VERSION
-        and message["attempts"] == POINTS_EARN.stream.max_retries + 1
-    )  # type: ignore[union-attr]
+    stream = POINTS_EARN.stream
+    assert stream is not None  # PointsEarn consumes a stream
+    assert message["version"] == DEAD_LETTER_VERSION and message["attempts"] == stream.max_retries + 1
     assert message["error"]["type"] == "ValueError"
     image = message["record"]["dynamodb"]["NewImage"]
     assert image["event_id"] == {"S": "o-1"} and image["data"]["M"]["total"] == {"S": "70.00"}

@@ -24,7 +24,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def _event(**overrides: object) -> EventIn:
-    body = {
+    body: dict[str, object] = {
         "event_id": "e-1",
         "type": "order.placed",
         "occurred_at": "2026-03-10T09:00:00Z",
@@ -46,6 +46,7 @@ class FakeStore:
     def put_new(self, event: ingest.StoredEvent) -> str | None:
         if event.event_id in self.hashes:
             return self.hashes[event.event_id]
+        assert event.payload_hash is not None  # intake always hashes what was sent
         self.hashes[event.event_id] = event.payload_hash
         return None
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any, TypedDict, Unpack
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -26,10 +27,27 @@ NO_BONUS = Bonuses(sign_up=0, first_order=0, birthday_month=0, review=0, referra
 START = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 
 
-def _entry(seq: int, **deltas: object) -> Entry:
+class _Deltas(TypedDict, total=False):
+    """What an entry moves: the fields of ``Entry`` besides the line's identity."""
+
+    available: int
+    pending: int
+    held: int
+    lots: dict[str, int]
+    debt: int
+    qualifying: int
+    lifetime: int
+    pending_lot: dict[str, Any] | None
+    unrecovered: int
+    refs: dict[str, str]
+    qualifying_month: str | None
+    hold: dict[str, Any] | None
+
+
+def _entry(seq: int, **deltas: Unpack[_Deltas]) -> Entry:
     return Entry(
         seq=seq, entry_type="adjust", key=f"k{seq}", at="2026-03-10T09:00:00.000Z", reason="r", **deltas
-    )  # type: ignore[arg-type]
+    )
 
 
 def test_apply_moves_every_bucket_an_entry_names() -> None:

@@ -128,7 +128,8 @@ adjust_points = st.one_of(st.integers(-600, 600).filter(bool), st.sampled_from([
 class Driver(Protocol):
     """The store under test, and how to look into it."""
 
-    store: logic.LedgerStore
+    @property
+    def store(self) -> logic.LedgerStore: ...
 
     def start(self, member: str) -> None: ...
 

@@ -11,7 +11,7 @@ import pytest
 from loyalty.program import Bonuses, Campaign, NegativeBalance, Points
 from points import logic
 from points.ledger import InsufficientPoints, InvalidTransition, OrderLine, add_months, next_due
-from tests.unit.points.ledger_memory import MemoryStore
+from tests.unit.points.ledger_memory import MemberBook, MemoryStore
 
 pytestmark = pytest.mark.unit
 
@@ -38,7 +38,7 @@ class Clock:
         )
 
     @property
-    def book(self):  # noqa: ANN201 - test helper
+    def book(self) -> MemberBook:
         return self.store.book(T, M)
 
     def balance(self) -> tuple[int, int, int]:

@@ -11,7 +11,7 @@ import pytest
 
 from loyalty.program import Bonuses, NegativeBalance, Points, ProgramConfig
 from points import logic
-from points.ledger import OrderLine, TooManyHolds
+from points.ledger import Account, OrderLine, TooManyHolds
 from tests.unit.points.ledger_memory import MemoryStore
 
 pytestmark = pytest.mark.unit
@@ -45,7 +45,7 @@ class Member:
         logic.adjust(self.ctx(), T, M, f"seed-{points}", points, "opening balance", "admin")
 
     @property
-    def account(self):  # noqa: ANN201 - test helper
+    def account(self) -> Account:
         return logic.current(self.ctx(), T, M)
 
     def balance(self) -> tuple[int, int, int]:

@@ -43,10 +43,11 @@ def test_equal_instant_in_another_offset_is_a_duplicate(aws: Env) -> None:
 def _hash_as_stored_before(event: dict) -> str:
     """payload_hash as events were stored before it left out unsent fields: the full model
     dump, every default and null included, occurred_at in UTC, keys sorted, compact."""
-    from ingest.events.models import EventsRequest
+    from ingest.events.models import EventBatch, EventsRequest
     from loyalty.timeutil import iso
 
     model = EventsRequest.model_validate(event).root
+    assert not isinstance(model, EventBatch)  # one event, not a batch
     body = model.model_dump(mode="json")
     assert isinstance(model.occurred_at, datetime)
     body["occurred_at"] = iso(model.occurred_at)

@@ -5,6 +5,7 @@ dead-lettered whole by each consumer, while the rest of the stream is applied.""
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 import pytest
@@ -72,7 +73,7 @@ def test_an_unparsed_record_is_dead_lettered_whole_after_its_retries(aws: Env) -
         # A replay of a record that still does not parse reports it and leaves it queued.
         sqs = aws.session.client("sqs")
         url = sqs.get_queue_url(QueueName=dead_letter_queue_name(fn))["QueueUrl"]
-        replay = redrive_queue(sqs, url, lambda e, fn=fn: invoke(fn, aws.handlers[fn.logical_id], e))
+        replay = redrive_queue(sqs, url, partial(invoke, fn, aws.handlers[fn.logical_id]))
         assert (replay.replayed, replay.still_failing) == (0, 1)
     member = aws.call("GET", "/v1/members/m-good").json()
     assert (member["stats"]["orders_count"], member["points"]["pending"]) == (1, 30)

@@ -190,7 +190,7 @@ def test_an_erasure_between_a_profile_read_and_its_write_is_never_undone(
     aws.pump().drain()
     store = ProfileStore(aws.env["LOYALTY_TABLE"])
     merge = projection.merge_profile
-    erased = []
+    erased: list[bool] = []
 
     def erase_in_between(current: dict, changes: dict, at: str) -> dict | None:
         if not erased:  # read done, write not yet: the member is erased right now

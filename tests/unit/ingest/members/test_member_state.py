@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,7 +19,7 @@ from ingest.events import logic
 from ingest.events.models import EventIn
 from ingest.members import segments
 from ingest.members.projection import MemberStats, apply_order
-from ingest.members.state import MemberState, derive, next_change_at, refresh
+from ingest.members.state import MemberState, StageChange, derive, next_change_at, refresh
 from ingest.members.view import build_view
 from loyalty import keys
 from loyalty.program import ProgramConfig
@@ -57,8 +58,9 @@ def _chain(
 ) -> list[tuple[datetime, MemberState]]:
     """Every change from ``now`` on, by following next_change_at."""
     found = [(now, derive(stats, registered_at, now, config))]
-    at: datetime | None = now
-    while (at := next_change_at(stats, registered_at, at, config)) is not None:
+    at = now
+    while (following := next_change_at(stats, registered_at, at, config)) is not None:
+        at = following
         found.append((at, derive(stats, registered_at, at, config)))
     return found
 
@@ -69,7 +71,7 @@ def _chain(
 def test_derive_agrees_with_the_member_view() -> None:
     stats = _stats(T0, T0 + 8 * DAY, total="600.00")
     now = T0 + 9 * DAY
-    items = {
+    items: dict[str, dict[str, Any]] = {
         keys.PROFILE_SK: {"registered_at": iso(T0 - DAY)},
         keys.STATS_SK: {
             "orders_count": stats.orders_count,
@@ -195,9 +197,11 @@ def test_refresh_walks_every_step_due_and_records_stage_changes_at_their_instant
     assert refreshed.state == derive(stats, None, T0 + 200 * DAY, CONFIG)
     assert refreshed.next_change_at == T0 + 240 * DAY + MS
     # One step at a time finds the same changes at the same instants.
-    stepwise = []
-    stage, at = "new", due
+    stepwise: list[StageChange] = []
+    stage = "new"
+    at: datetime | None = due
     for until in (T0 + 31 * DAY, T0 + 100 * DAY, T0 + 200 * DAY):
+        assert at is not None
         part = refresh(stats, None, stage, at, until, CONFIG)
         stepwise.extend(part.stage_changes)
         stage, at = part.state.lifecycle_stage, part.next_change_at
