@@ -285,10 +285,12 @@ def balance_item_bound() -> dict[str, Any]:
         birthday_bonus={"2026": "order-000002", "2027": "order-000003"},
     )
     serializer = TypeSerializer()
-    item = balance_item(DEMO_TENANT, "m-0000001", account, days[0], _stamp(day0))
+    window = {d: 1_234 for d in days[: rules.expiring_notice_days + 1]}  # the notice window, full
+    item = balance_item(DEMO_TENANT, "m-0000001", account, days[0], _stamp(day0), expiring=window)
     size = item_size({k: serializer.serialize(v) for k, v in item.items()})
     return {
-        "scenario": "daily orders for a year: 366 lots, 15 pending days, 100 holds (the cap), 40 cap days",
+        "scenario": "daily orders for a year: 366 lots (31 in the notice window), 15 pending days, 100 holds "
+        "(the cap), 40 cap days",
         "bytes": size,
         "eventually_consistent_read_units": max(1, -(-size // 4096)) / 2,
         "write_units_per_commit": 2 * max(1, -(-size // 1024)),
