@@ -101,6 +101,7 @@ class FunctionDef:
     schedules: tuple[ScheduleDef, ...] = ()
     sends_email: bool = False
     writes_reports: bool = False
+    reads_care_rules: bool = False  # may seed a tenant's default care rules (CARE_RULES_PARAMETER)
     memory_mb: int = 512
     timeout_seconds: int = 30
 
@@ -276,6 +277,20 @@ CARE_RULES = FunctionDef(
     timeout_seconds=300,
 )
 
+CARE_RULES_API = FunctionDef(
+    logical_id="CareRulesApi",
+    handler="care_rules.api.lambda_handler",
+    description="Care rules admin API: a tenant's rules, versioned, seeded with the defaults",
+    tables={"LoyaltyTable": "write"},
+    routes=(
+        RouteDef("GET", "/v1/admin/care-rules"),
+        RouteDef("GET", "/v1/admin/care-rules/{rule_id}"),
+        RouteDef("PUT", "/v1/admin/care-rules/{rule_id}"),
+        RouteDef("DELETE", "/v1/admin/care-rules/{rule_id}"),
+    ),
+    reads_care_rules=True,
+)
+
 TICKETS_API = FunctionDef(
     logical_id="TicketsApi",
     handler="tickets.api.lambda_handler",
@@ -328,6 +343,7 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
     POINTS_API,
     POINTS_SWEEP,
     CARE_RULES,
+    CARE_RULES_API,
     TICKETS_API,
     TICKETS_ESCALATION,
     REPORTS,
@@ -357,6 +373,23 @@ def program_config_json() -> str:
     return config.model_dump_json(exclude_defaults=False)
 
 
+CARE_RULES_FILE = CONFIG_FILE.parent / "care_rules.yaml"
+
+
+def care_rules_defaults_json() -> str:
+    """config/care_rules.yaml, every rule validated like a PUT, as compact JSON for the
+    CARE_RULES_PARAMETER parameter (a standard-tier parameter: at most 4 KB)."""
+    import json
+
+    import yaml
+
+    from care_rules.rules import validate_rule_set
+
+    rules = validate_rule_set(yaml.safe_load(CARE_RULES_FILE.read_text()) or {})
+    document = {"rules": {rule_id: rule.document() for rule_id, rule in rules.items()}}
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+
+
 # Powertools Tracer records neither handler responses nor exception messages in X-Ray:
 # responses carry one-time API keys and member data.
 TRACER_ENVIRONMENT: dict[str, str] = {
@@ -374,6 +407,8 @@ def uses_storefront_rate_limit(fn: FunctionDef) -> bool:
 # The program configuration (config/program.yaml) lives in SSM Parameter Store under
 # this name (a deployment prefixes its stack name); functions read it at run time.
 PROGRAM_CONFIG_PARAMETER = "/loyalty/program-config"
+# The default care rules (config/care_rules.yaml), read by the functions that seed them.
+CARE_RULES_PARAMETER = "/loyalty/care-rules-defaults"
 
 
 def required_settings(fn: FunctionDef) -> tuple[str, ...]:
@@ -393,6 +428,7 @@ def function_environment(
     *,
     sender_email: str,
     program_config_parameter: str = PROGRAM_CONFIG_PARAMETER,
+    care_rules_parameter: str = CARE_RULES_PARAMETER,
     storefront_rate_limit: int = STOREFRONT_RATE_LIMIT,
     api_rate_limit: int = API_THROTTLE_RATE,
 ) -> dict[str, str]:
@@ -408,6 +444,8 @@ def function_environment(
     }
     if fn.sends_email:
         env["SENDER_EMAIL"] = sender_email
+    if fn.reads_care_rules:
+        env["CARE_RULES_PARAMETER"] = care_rules_parameter
     if uses_storefront_rate_limit(fn):
         env["STOREFRONT_RATE_LIMIT"] = str(storefront_rate_limit)
     if fn.logical_id == ADMIN_API.logical_id:

@@ -20,6 +20,7 @@ from infra.constructs.nag import acknowledge
 from infra.definitions import (
     ARCHITECTURE,
     AUTHORIZER,
+    CARE_RULES_PARAMETER,
     FUNCTION_PACKAGES,
     FUNCTIONS,
     LOG_RETENTION_DAYS,
@@ -28,6 +29,7 @@ from infra.definitions import (
     PROGRAM_CONFIG_PARAMETER,
     PYTHON_RUNTIME,
     FunctionDef,
+    care_rules_defaults_json,
     dead_letter_queue_name,
     function_environment,
     has_dead_letter_queue,
@@ -195,6 +197,16 @@ class Functions(Construct):
             string_value=program_config_json(),
             description="The loyalty program's configuration (config/program.yaml), validated",
         )
+        # The default care rules (config/care_rules.yaml), validated: about 2.3 KB of compact
+        # JSON, within the standard tier's 4 KB (tests/unit/care_rules checks the size).
+        self.care_rules_defaults = ssm.StringParameter(
+            self,
+            "CareRulesDefaults",
+            parameter_name=f"/{stack.stack_name}{CARE_RULES_PARAMETER}",
+            string_value=care_rules_defaults_json(),
+            tier=ssm.ParameterTier.STANDARD,
+            description="The default care rules every tenant starts with (config/care_rules.yaml), validated",
+        )
 
         self.definitions: dict[str, FunctionDef] = {}
         self.functions: dict[str, lambda_.Function] = {}
@@ -224,6 +236,8 @@ class Functions(Construct):
         )
         log_group.grant_write(role)
         self.program_config.grant_read(role)
+        if fn_def.reads_care_rules:
+            self.care_rules_defaults.grant_read(role)
 
         dlq = None
         if has_dead_letter_queue(fn_def):
@@ -256,6 +270,7 @@ class Functions(Construct):
             fn_def,
             sender_email=self._context.sender_email,
             program_config_parameter=self.program_config.parameter_name,
+            care_rules_parameter=self.care_rules_defaults.parameter_name,
             storefront_rate_limit=self._context.storefront_rate_limit,
             api_rate_limit=self._context.api_rate_limit,
         )

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from infra.definitions import (
+    CARE_RULES_PARAMETER,
     FUNCTIONS,
     PROGRAM_CONFIG_PARAMETER,
     TABLES,
     TableDef,
+    care_rules_defaults_json,
     dead_letter_queue_name,
     has_dead_letter_queue,
     program_config_json,
@@ -92,5 +94,10 @@ def provision(session: Any, sender_email: str, bucket: str) -> dict[str, str]:
         Name=PROGRAM_CONFIG_PARAMETER, Value=program_config_json(), Type="String", Overwrite=True
     )
     env["PROGRAM_CONFIG_PARAMETER"] = PROGRAM_CONFIG_PARAMETER
+    # The default care rules, seeded into each tenant's rule set on its first use.
+    session.client("ssm").put_parameter(
+        Name=CARE_RULES_PARAMETER, Value=care_rules_defaults_json(), Type="String", Overwrite=True
+    )
+    env["CARE_RULES_PARAMETER"] = CARE_RULES_PARAMETER
     env["REQUIRED_SETTINGS"] = local_required_settings()
     return env

@@ -82,6 +82,17 @@ def _single(resources: dict[str, dict[str, Any]], resource_type: str) -> tuple[s
     return next(iter(found.items()))
 
 
+def _parameter(resources: dict[str, dict[str, Any]], name: str) -> tuple[str, dict[str, Any]]:
+    """The SSM parameter whose name ends with ``name`` (program-config, care-rules-defaults)."""
+    found = {
+        k: v
+        for k, v in of_type(resources, "AWS::SSM::Parameter").items()
+        if str(v["Properties"]["Name"]).endswith(name)
+    }
+    assert len(found) == 1, f"expected one parameter named ...{name}, found {sorted(found)}"
+    return next(iter(found.items()))
+
+
 # Functions ------------------------------------------------------------------
 
 
@@ -188,11 +199,13 @@ def test_common_layer_ships_the_loyalty_package(synth: Synth, resources: dict[st
 
 @pytest.mark.parametrize("fn", FUNCTIONS, ids=_fn_ids(list(FUNCTIONS)))
 def test_function_environment(resources: dict[str, dict[str, Any]], fn: FunctionDef) -> None:
-    parameter, _ = _single(resources, "AWS::SSM::Parameter")
+    parameter, _ = _parameter(resources, "/program-config")
     expected: dict[str, Any] = dict(
         function_environment(fn, sender_email=TEST_SENDER_EMAIL, program_config_parameter="unused")
     )
     expected["PROGRAM_CONFIG_PARAMETER"] = {"Ref": parameter}
+    if fn.reads_care_rules:
+        expected["CARE_RULES_PARAMETER"] = {"Ref": _parameter(resources, "/care-rules-defaults")[0]}
     for table in TABLES:
         if table.logical_id in fn.tables:
             expected[table.env_var] = {"Ref": table.logical_id}
@@ -211,7 +224,8 @@ def test_the_program_configuration_is_a_parameter_every_function_may_read(
 ) -> None:
     from infra.definitions import program_config_json
 
-    parameter_id, parameter = _single(resources, "AWS::SSM::Parameter")
+    parameter_id, parameter = _parameter(resources, "/program-config")
+    care_id, _ = _parameter(resources, "/care-rules-defaults")
     assert parameter["Properties"]["Value"] == program_config_json()
     assert parameter["Properties"]["Name"] == "/LoyaltyStack/loyalty/program-config"
     for fn in FUNCTIONS:
@@ -219,7 +233,29 @@ def test_the_program_configuration_is_a_parameter_every_function_may_read(
         assert "PROGRAM_CONFIG" not in env  # Lambda allows 4 KB for all variables
         statements = function_statements(resources, fn.logical_id)
         reads = [s for s in statements if "ssm:GetParameter" in as_list(s["Action"])]
-        assert reads and all(parameter_id in str(s["Resource"]) for s in reads), reads
+        readable = [parameter_id] + ([care_id] if fn.reads_care_rules else [])
+        assert reads and any(parameter_id in str(s["Resource"]) for s in reads), reads
+        assert all(any(p in str(s["Resource"]) for p in readable) for s in reads), reads
+
+
+def test_the_default_care_rules_are_a_parameter_only_their_readers_may_read(
+    resources: dict[str, dict[str, Any]],
+) -> None:
+    from infra.definitions import care_rules_defaults_json
+
+    parameter_id, parameter = _parameter(resources, "/care-rules-defaults")
+    assert parameter["Properties"]["Value"] == care_rules_defaults_json()
+    assert parameter["Properties"]["Name"] == "/LoyaltyStack/loyalty/care-rules-defaults"
+    assert parameter["Properties"]["Tier"] == "Standard"
+    readers = [fn.logical_id for fn in FUNCTIONS if fn.reads_care_rules]
+    assert readers == ["CareRulesApi"]
+    for fn in FUNCTIONS:
+        reads = [
+            s
+            for s in function_statements(resources, fn.logical_id)
+            if "ssm:GetParameter" in as_list(s["Action"]) and parameter_id in str(s["Resource"])
+        ]
+        assert bool(reads) == fn.reads_care_rules, fn.logical_id
 
 
 def test_tracer_captures_no_responses_or_errors(resources: dict[str, dict[str, Any]]) -> None:

@@ -41,6 +41,8 @@ Action = Literal[
     "admin_key.revoked",
     "points.adjusted",
     "member.erased",
+    "care_rule.saved",
+    "care_rule.disabled",
 ]
 ActorRole = Literal["admin", "storefront", "operator"]  # operator: make tenant, outside the API
 PAGE_KEYS = ("pk", "sk")

@@ -69,6 +69,28 @@ def storefront_sk(storefront_id: str) -> str:
     return f"STOREFRONT#{storefront_id}"
 
 
+def care_pk(tenant: str) -> str:
+    """The tenant's care rules: the head item, each rule's current version and its history."""
+    return f"T#{tenant}#CARE"
+
+
+CARE_RULE_PREFIX = "RULE#"  # current rules: RULE#<rule_id>; one Query lists the head and them
+CARE_RULES_HEAD_SK = CARE_RULE_PREFIX  # the rule set's head (the defaults' seeding), before every rule
+
+
+def care_rule_sk(rule_id: str) -> str:
+    return f"{CARE_RULE_PREFIX}{rule_id}"
+
+
+def care_rule_versions_prefix(rule_id: str) -> str:
+    return f"RULEV#{rule_id}#"
+
+
+def care_rule_version_sk(rule_id: str, version: int) -> str:
+    """A rule's version, immutable; zero-padded so the sort key orders versions."""
+    return f"{care_rule_versions_prefix(rule_id)}{version:06d}"
+
+
 def birthday_pk(tenant: str, month_day: str) -> str:
     return f"T#{tenant}#BD#{month_day}"
 
