@@ -280,13 +280,16 @@ CARE_RULES = FunctionDef(
 CARE_RULES_API = FunctionDef(
     logical_id="CareRulesApi",
     handler="care_rules.api.lambda_handler",
-    description="Care rules admin API: a tenant's rules, versioned, seeded with the defaults",
+    description="Care rules admin API: versioned rules seeded with the defaults; the staff registry",
     tables={"LoyaltyTable": "write"},
     routes=(
         RouteDef("GET", "/v1/admin/care-rules"),
         RouteDef("GET", "/v1/admin/care-rules/{rule_id}"),
         RouteDef("PUT", "/v1/admin/care-rules/{rule_id}"),
         RouteDef("DELETE", "/v1/admin/care-rules/{rule_id}"),
+        RouteDef("GET", "/v1/admin/staff"),
+        RouteDef("GET", "/v1/admin/staff/{staff_id}"),
+        RouteDef("PUT", "/v1/admin/staff/{staff_id}"),
     ),
     reads_care_rules=True,
 )

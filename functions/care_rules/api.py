@@ -1,11 +1,17 @@
 """Care rules admin API (admin key only): list, read with history, create or replace,
-and disable a tenant's care rules.
+and disable a tenant's care rules; and the staff registry the rules' tasks go to.
 
 A rule is validated whole before anything is written (``rules.validate_rule``): an
 invalid one is a 400 naming the field of the first problem, and nothing changes. A
 save writes the new current version, the version's immutable copy and the audit
 entry in one transaction; repeating a save changes nothing and answers what is
-stored. The tenant's default rules are seeded on its first request (``catalog``)."""
+stored. The tenant's default rules are seeded on its first request (``catalog``).
+
+The staff registry (``loyalty.staff``, shared with tickets): a person is validated
+whole, saved with its ``staff.saved`` audit entry in one transaction (201 on
+creation, 200 on a change or a repeat, which writes nothing), read and listed by
+role, queue and active; never deleted (``active: false`` retires). Names and email
+addresses are personal data: no log line carries them."""
 
 from __future__ import annotations
 
@@ -19,7 +25,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from care_rules import catalog, repository, rules
 from care_rules.models import CareRuleDetailOut, CareRuleOut, CareRulesOut, rule_out
-from loyalty import audit
+from care_rules.staff_models import StaffListOut, StaffOut, staff_out
+from loyalty import audit, staff
 from loyalty.api import (
     ADMIN_SECURITY,
     ERROR_RESPONSES,
@@ -33,6 +40,7 @@ from loyalty.api import (
 )
 from loyalty.errors import NotFound, ValidationFailed
 from loyalty.observability import logger_for, metrics_for, tracer_for
+from loyalty.program import get_program
 from loyalty.settings import get_settings
 
 logger = logger_for(__name__)
@@ -43,7 +51,11 @@ app = create_resolver(logger)
 RuleId = Annotated[
     str, Path(min_length=1, max_length=64, pattern=rules.RULE_ID_PATTERN, description="Care rule id")
 ]
+StaffId = Annotated[
+    str, Path(min_length=1, max_length=64, pattern=staff.IDENTIFIER_PATTERN, description="Staff id")
+]
 _MISSING = json_response("Unknown care rule", ErrorResponse)
+_STAFF = json_response("The stored person", StaffOut)
 _RULE = json_response("The stored rule", CareRuleOut)
 
 
@@ -145,6 +157,61 @@ def delete_rule(rule_id: RuleId) -> Response[Any]:
     if saved.changed:
         logger.info("care rule disabled", extra={"rule_id": rule_id, "version": saved.stored.version})
     return _json(200, rule_out(saved.stored))
+
+
+@app.put(
+    "/v1/admin/staff/<staff_id>",
+    summary="Create or replace a person on the staff registry (a repeated save changes nothing)",
+    responses={201: json_response("Created: version 1", StaffOut), 200: _STAFF, **ERROR_RESPONSES},
+    security=ADMIN_SECURITY,
+    tags=["staff"],
+)
+def put_staff(staff_id: StaffId, body: Annotated[staff.StaffMember, Body()]) -> Response[Any]:
+    admin = caller(app, role="admin")
+    actor = audit.Actor("admin", admin.key_id)
+    locale = get_program().locale
+    saved = staff.save(_table(), admin.tenant_id, staff_id, body, locale, request_time(app), actor)
+    if saved.changed:
+        logger.info("staff saved", extra={"staff_id": staff_id, "version": saved.staff.version})
+    out = staff_out(saved.staff)
+    return Response(201 if saved.created else 200, "application/json", out.model_dump_json())
+
+
+@app.get(
+    "/v1/admin/staff/<staff_id>",
+    summary="A person on the staff registry (retired people too)",
+    responses={200: _STAFF, 404: json_response("Unknown staff id", ErrorResponse), **ERROR_RESPONSES},
+    security=ADMIN_SECURITY,
+    tags=["staff"],
+)
+def get_staff(staff_id: StaffId) -> Response[Any]:
+    tenant = caller(app, role="admin").tenant_id
+    found = staff.get(_table(), tenant, staff_id)
+    if found is None:
+        raise NotFound("no such staff id", field="staff_id")
+    return Response(200, "application/json", staff_out(found).model_dump_json())
+
+
+@app.get(
+    "/v1/admin/staff",
+    summary="The staff registry by id, filtered by role, queue and active",
+    responses={200: json_response("One page of people", StaffListOut), **ERROR_RESPONSES},
+    security=ADMIN_SECURITY,
+    tags=["staff"],
+)
+def list_staff(
+    role: Annotated[staff.Role | None, Query()] = None,
+    queue: Annotated[str | None, Query(max_length=64, pattern=staff.IDENTIFIER_PATTERN)] = None,
+    active: Annotated[bool | None, Query()] = None,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> Response[Any]:
+    tenant = caller(app, role="admin").tenant_id
+    found, next_cursor = staff.list_staff(
+        _table(), tenant, role=role, queue=queue, active=active, limit=limit, start=cursor
+    )
+    out = StaffListOut(staff=[staff_out(person) for person in found], next_cursor=next_cursor)
+    return Response(200, "application/json", out.model_dump_json())
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -7,8 +7,8 @@ Only admin actions and erasures write it (a few a day, not one per event), so th
 single partition per tenant is never hot.
 
 An entry says who (the key's id, never the key; the storefront for a storefront key),
-what (``action``), on what (``target``: a storefront, key, member or adjustment id) and
-a few ``details``; never a member's personal data.
+what (``action``), on what (``target``: a storefront, key, member, adjustment, care rule
+or staff id) and a few ``details``; never a member's or a staff member's personal data.
 
 Where the action is one transaction, its entry is written in that transaction
 (:func:`put_op`). Otherwise it is written after the action, once
@@ -43,6 +43,7 @@ Action = Literal[
     "member.erased",
     "care_rule.saved",
     "care_rule.disabled",
+    "staff.saved",
 ]
 ActorRole = Literal["admin", "storefront", "operator"]  # operator: make tenant, outside the API
 PAGE_KEYS = ("pk", "sk")

@@ -91,6 +91,18 @@ def care_rule_version_sk(rule_id: str, version: int) -> str:
     return f"{care_rule_versions_prefix(rule_id)}{version:06d}"
 
 
+def staff_pk(tenant: str) -> str:
+    """The tenant's staff registry: one item per person (configuration, not volume)."""
+    return f"T#{tenant}#STAFF"
+
+
+STAFF_PREFIX = "STAFF#"  # a person: STAFF#<staff_id>; one Query lists the registry
+
+
+def staff_sk(staff_id: str) -> str:
+    return f"{STAFF_PREFIX}{staff_id}"
+
+
 def birthday_pk(tenant: str, month_day: str) -> str:
     return f"T#{tenant}#BD#{month_day}"
 
