@@ -11,7 +11,6 @@ from decimal import Decimal
 from typing import Any
 
 from loyalty.commit import Contention
-from loyalty.timeutil import iso
 from points.ledger import (
     Account,
     Book,
@@ -19,7 +18,6 @@ from points.ledger import (
     OrderRecord,
     Quote,
     Redemption,
-    next_due,
     quote_for,
     request_hash,
 )
@@ -239,14 +237,6 @@ def sweep(ctx: Context, tenant: str, member: str) -> Applied:
         return None, None, {}
 
     return run(ctx, tenant, member, None, action)
-
-
-def still_due(ctx: Context, account: Account | None) -> bool:
-    """Whether the account has anything due by the context's time."""
-    if account is None:
-        return True
-    due = next_due(account, ctx.rules, ctx.tz)
-    return due is not None and due <= iso(ctx.now)
 
 
 # --- reads ------------------------------------------------------------------------

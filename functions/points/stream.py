@@ -23,7 +23,7 @@ from loyalty.events.stored import StoredEvent
 from loyalty.observability import logger_for, metrics_for, tracer_for
 from loyalty.program import get_program
 from loyalty.settings import get_settings
-from loyalty.streams import consume
+from loyalty.streams import consume, handler_for
 from loyalty.timeutil import iso
 from points import logic
 from points.ledger import OrderLine
@@ -122,10 +122,7 @@ HANDLERS: dict[str, Callable[[logic.Context, StoredEvent], logic.Applied]] = {
 
 def handle_record(record: EventRecord) -> None:
     event = record.event
-    handler = HANDLERS.get(event.type)
-    if handler is None:
-        raise ValueError(f"points consumer received unexpected event type {event.type}")
-    done = handler(_context(record), event)
+    done = handler_for(HANDLERS, event.type, "points consumer")(_context(record), event)
     metrics.add_metric(
         name="PointsApplied" if done.applied else "PointsDuplicate", unit=MetricUnit.Count, value=1
     )

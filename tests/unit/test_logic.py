@@ -150,7 +150,7 @@ def test_report_days_and_rendering() -> None:
 
 
 def test_redact_keeps_no_personal_data_or_free_text() -> None:
-    from ingest.members.projection import redact
+    from ingest.events.privacy import redact
 
     assert redact("member.updated", {"email": "a@b.c", "name": "Ann"}) == {}
     assert redact("review.submitted", {"review_id": "r", "rating": 4, "text": "great"}) == {

@@ -9,7 +9,6 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from ingest.events.privacy import redact as redact  # the event side of the privacy map
 from loyalty.program import ORDER_CURRENCY
 from loyalty.timeutil import iso, parse_rfc3339
 

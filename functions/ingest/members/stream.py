@@ -23,7 +23,7 @@ from loyalty.events.stored import StoredEvent
 from loyalty.observability import logger_for, metrics_for, tracer_for
 from loyalty.program import get_program
 from loyalty.settings import get_settings
-from loyalty.streams import consume
+from loyalty.streams import consume, handler_for
 from loyalty.timeutil import iso
 
 logger = logger_for(__name__)
@@ -90,10 +90,7 @@ HANDLERS: dict[str, Callable[[StoredEvent, datetime], None]] = {
 
 def handle_record(record: EventRecord) -> None:
     event = record.event
-    handler = HANDLERS.get(event.type)
-    if handler is None:
-        raise ValueError(f"projector received unexpected event type {event.type}")
-    handler(event, record.created_at)
+    handler_for(HANDLERS, event.type, "projector")(event, record.created_at)
 
 
 @logger.inject_lambda_context

@@ -57,7 +57,7 @@ def build_view(
             },
         ),
         tier=str(balance.get("tier") or config.points.tiers[0].name),
-        points=points_view(balance, now, config, tz),
+        points=points_view(balance),
         stats=StatsOut(
             orders_count=stats.orders_count,
             total_spend=f"{stats.total_spend:.2f}",
@@ -77,13 +77,12 @@ def build_view(
     )
 
 
-def points_view(balance: dict[str, Any], now: datetime, config: ProgramConfig, tz: ZoneInfo) -> PointsOut:
+def points_view(balance: dict[str, Any]) -> PointsOut:
     """The buckets as of the last ledger write or sweep (the sweep runs every
     15 minutes), and the lots expiring within the notice window as the points
     function stored them with the buckets (``expiring``, computed at that write:
     the sweep writes when a lot enters the window and when it expires); nothing
-    before the balance was first written with it. Read as stored, so ``now``,
-    ``config`` and ``tz`` take no part."""
+    before the balance was first written with it. Read as stored."""
     expiring = {str(day): int(points) for day, points in (balance.get("expiring") or {}).items()}
     return PointsOut(
         available=int(balance.get("available", 0)),

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -26,6 +26,8 @@ from pydantic import BaseModel, ValidationError
 from loyalty import aws, keys
 from loyalty.commit import optimistic
 from loyalty.settings import get_settings
+
+H = TypeVar("H")
 
 FAILURE_TTL_SECONDS = 2 * 24 * 3600  # longer than a stream record's 24 h retention
 DEAD_LETTER_VERSION = "loyalty.dead-letter/1"
@@ -40,6 +42,16 @@ def _count_failure(table: str, function: str, event_id: str) -> int:
         ReturnValues="UPDATED_NEW",
     )["Attributes"]
     return int(attributes["attempts"])
+
+
+def handler_for(handlers: dict[str, H], event_type: str, consumer: str) -> H:
+    """The handler of ``event_type`` in a consumer's table. A type the table lacks
+    raises, so the record fails and is retried, then dead-lettered whole: the
+    subscription's filter and the table disagree, and nothing is dropped."""
+    handler = handlers.get(event_type)
+    if handler is None:
+        raise ValueError(f"{consumer} received unexpected event type {event_type}")
+    return handler
 
 
 def dead_letter_queue(function: str) -> str:
