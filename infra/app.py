@@ -122,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             extra[SENDER_EMAIL] = OFFLINE_SENDER_EMAIL
+        if not under_cli:  # an offline check bundles no asset (the CLI bundles what it deploys)
+            extra.setdefault("aws:cdk:bundling-stacks", [])
         # Under the CDK CLI, CDK_OUTDIR decides; a plain ``python infra/app.py`` writes ./cdk.out.
         app, _ = build_app(None if under_cli else str(REPO_ROOT / "cdk.out"), context=extra)
     except ContextError as err:

@@ -102,6 +102,8 @@ class FunctionDef:
     sends_email: bool = False
     writes_reports: bool = False
     reads_care_rules: bool = False  # may seed a tenant's default care rules (CARE_RULES_PARAMETER)
+    uses_unsubscribe_key: bool = False  # signs or verifies unsubscribe links (UNSUBSCRIBE_SECRET)
+    publishes_care_events: bool = False  # puts care rules' event actions on the care bus (CARE_EVENT_BUS)
     memory_mb: int = 512
     timeout_seconds: int = 30
 
@@ -137,8 +139,10 @@ LOYALTY_TABLE = TableDef(
         # Ticket SLA due: gsi1pk = T#<tenant>#DUE#ticket, gsi1sk = <due_at>#<ticket>
         # Member state due: gsi1pk = T#<tenant>#DUE#member#<shard>, gsi1sk = <next_change_at>#<member>
         # Points due: gsi1pk = T#<tenant>#DUE#points#<shard>, gsi1sk = <next_due>#<member>
+        # Care tasks by status: gsi1pk = T#<tenant>#TASKS#<status>, gsi1sk = <assignee>#<due_at>#<task>
         IndexDef("gsi1", "gsi1pk", "gsi1sk"),
         # Activity by day: gsi2pk = T#<tenant>#ACT#<yyyy-mm>#<shard>, gsi2sk = <yyyy-mm-dd>#<kind>#<at>#<id>
+        # Care tasks by member: gsi2pk = T#<tenant>#TASKM#<member>, gsi2sk = <status>#<due_at>#<task>
         IndexDef("gsi2", "gsi2pk", "gsi2sk"),
     ),
     stream_view_type=None,
@@ -183,7 +187,11 @@ MEMBERS_API = FunctionDef(
         RouteDef("GET", "/v1/members/{member_id}"),
         RouteDef("PUT", "/v1/members/{member_id}"),
         RouteDef("DELETE", "/v1/members/{member_id}"),
+        # One-click unsubscribe (RFC 8058): no API key, the signed token is the credential.
+        RouteDef("GET", "/v1/unsubscribe/{token}", authorized=False),
+        RouteDef("POST", "/v1/unsubscribe/{token}", authorized=False),
     ),
+    uses_unsubscribe_key=True,
 )
 
 ADMIN_API = FunctionDef(
@@ -239,6 +247,7 @@ POINTS_EARN = FunctionDef(
             "member.registered",
             "review.submitted",
             "referral.completed",
+            "care.points_granted",
         ),
     ),
 )
@@ -267,13 +276,30 @@ POINTS_SWEEP = FunctionDef(
     timeout_seconds=300,
 )
 
+CARE_TRIGGERS = FunctionDef(
+    logical_id="CareTriggers",
+    handler="care_rules.stream.lambda_handler",
+    description="Care rules: turns new events into firings (event, delay and inactivity triggers)",
+    tables={"LoyaltyTable": "write"},
+    # Every new event: rules are data, so which types they wait for is known only at run time.
+    stream=StreamSourceDef(table="EventsTable", batch_size=50, max_retries=3),
+    reads_care_rules=True,
+)
+
 CARE_RULES = FunctionDef(
     logical_id="CareRules",
     handler="care_rules.schedule.lambda_handler",
-    description="Scheduled care: birthday greetings",
-    tables={"LoyaltyTable": "write"},
-    schedules=(ScheduleDef("birthday-greetings", "cron(0 9 * * ? *)", PROGRAM_TIME_ZONE, "birthdays"),),
+    description="Care rules: date triggers, and the delivery of due firings through the guards",
+    # EventsTable write: the care.points_granted events of points actions (and the triggering event's read).
+    tables={"LoyaltyTable": "write", "EventsTable": "write"},
+    schedules=(
+        ScheduleDef("care-dates", "cron(15 0 * * ? *)", PROGRAM_TIME_ZONE, "care_dates"),
+        ScheduleDef("care-deliver", "cron(0/5 * * * ? *)", PROGRAM_TIME_ZONE, "care_deliver"),
+    ),
     sends_email=True,
+    uses_unsubscribe_key=True,
+    reads_care_rules=True,
+    publishes_care_events=True,
     timeout_seconds=300,
 )
 
@@ -281,7 +307,7 @@ CARE_RULES_API = FunctionDef(
     logical_id="CareRulesApi",
     handler="care_rules.api.lambda_handler",
     description="Care rules admin API: versioned rules seeded with the defaults; the staff registry",
-    tables={"LoyaltyTable": "write"},
+    tables={"EventsTable": "read", "LoyaltyTable": "write"},
     routes=(
         RouteDef("GET", "/v1/admin/care-rules"),
         RouteDef("GET", "/v1/admin/care-rules/{rule_id}"),
@@ -290,6 +316,16 @@ CARE_RULES_API = FunctionDef(
         RouteDef("GET", "/v1/admin/staff"),
         RouteDef("GET", "/v1/admin/staff/{staff_id}"),
         RouteDef("PUT", "/v1/admin/staff/{staff_id}"),
+        RouteDef("GET", "/v1/admin/care-rules/{rule_id}/activity"),
+        RouteDef("GET", "/v1/care-tasks"),
+        RouteDef("GET", "/v1/care-tasks/{task_id}"),
+        RouteDef("PATCH", "/v1/care-tasks/{task_id}"),
+        RouteDef("GET", "/v1/members/{member_id}/care"),
+        RouteDef("GET", "/v1/admin/templates/{template_id}/{locale}"),
+        RouteDef("PUT", "/v1/admin/templates/{template_id}/{locale}"),
+        RouteDef("DELETE", "/v1/admin/templates/{template_id}/{locale}"),
+        RouteDef("POST", "/v1/admin/care-rules/{rule_id}/backtest"),
+        RouteDef("POST", "/v1/admin/care-rules/backtest"),
     ),
     reads_care_rules=True,
 )
@@ -345,6 +381,7 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
     POINTS_EARN,
     POINTS_API,
     POINTS_SWEEP,
+    CARE_TRIGGERS,
     CARE_RULES,
     CARE_RULES_API,
     TICKETS_API,
@@ -412,6 +449,17 @@ def uses_storefront_rate_limit(fn: FunctionDef) -> bool:
 PROGRAM_CONFIG_PARAMETER = "/loyalty/program-config"
 # The default care rules (config/care_rules.yaml), read by the functions that seed them.
 CARE_RULES_PARAMETER = "/loyalty/care-rules-defaults"
+# The unsubscribe signing keys (Secrets Manager; a deployment names its own secret).
+UNSUBSCRIBE_SECRET_NAME = "/loyalty/unsubscribe-key"  # noqa: S105 - a name, not a value
+# The EventBridge bus of care rules' event actions (a deployment names its own: <stack>-care).
+CARE_EVENT_BUS_NAME = "loyalty-care"
+# The local stack's public API URL (its port when none is chosen); a deployment's is its stage URL.
+LOCAL_PUBLIC_API_URL = "http://127.0.0.1:3000"
+
+
+def needs_public_api_url(fn: FunctionDef) -> bool:
+    """A function that emails unsubscribe links needs the API's public URL to build them."""
+    return fn.uses_unsubscribe_key and fn.sends_email
 
 
 def required_settings(fn: FunctionDef) -> tuple[str, ...]:
@@ -423,6 +471,12 @@ def required_settings(fn: FunctionDef) -> tuple[str, ...]:
         names.add("SENDER_EMAIL")
     if fn.writes_reports:
         names.add("REPORTS_BUCKET")
+    if fn.uses_unsubscribe_key:
+        names.add("UNSUBSCRIBE_SECRET")
+    if needs_public_api_url(fn):
+        names.add("PUBLIC_API_URL")
+    if fn.publishes_care_events:
+        names.add("CARE_EVENT_BUS")
     return tuple(sorted(names))
 
 
@@ -434,6 +488,9 @@ def function_environment(
     care_rules_parameter: str = CARE_RULES_PARAMETER,
     storefront_rate_limit: int = STOREFRONT_RATE_LIMIT,
     api_rate_limit: int = API_THROTTLE_RATE,
+    unsubscribe_secret: str = UNSUBSCRIBE_SECRET_NAME,
+    public_api_url: str = LOCAL_PUBLIC_API_URL,
+    care_event_bus: str = CARE_EVENT_BUS_NAME,
 ) -> dict[str, str]:
     """Environment variables a function gets besides resource names filled in
     by the deployer (table names, bucket name), which ``REQUIRED_SETTINGS`` lists."""
@@ -449,6 +506,12 @@ def function_environment(
         env["SENDER_EMAIL"] = sender_email
     if fn.reads_care_rules:
         env["CARE_RULES_PARAMETER"] = care_rules_parameter
+    if fn.uses_unsubscribe_key:
+        env["UNSUBSCRIBE_SECRET"] = unsubscribe_secret
+    if needs_public_api_url(fn):
+        env["PUBLIC_API_URL"] = public_api_url
+    if fn.publishes_care_events:
+        env["CARE_EVENT_BUS"] = care_event_bus
     if uses_storefront_rate_limit(fn):
         env["STOREFRONT_RATE_LIMIT"] = str(storefront_rate_limit)
     if fn.logical_id == ADMIN_API.logical_id:

@@ -8,6 +8,7 @@ from aws_cdk import CfnOutput, Fn, Stack, Tags
 from constructs import Construct
 
 from infra.constructs.api import Api
+from infra.constructs.care_events import CareEvents
 from infra.constructs.context import DeploymentContext
 from infra.constructs.data import DataStore
 from infra.constructs.email import SenderEmail
@@ -28,7 +29,15 @@ class LoyaltyStack(Stack):
 
         self.data = DataStore(self, "Data")
         self.email = SenderEmail(self, "Email", context=self.context)
-        self.functions = Functions(self, "Functions", context=self.context, data=self.data, email=self.email)
+        self.care_events = CareEvents(self, "CareEvents")
+        self.functions = Functions(
+            self,
+            "Functions",
+            context=self.context,
+            data=self.data,
+            email=self.email,
+            care_events=self.care_events,
+        )
         self.api = Api(self, "Api", context=self.context, functions=self.functions)
         self.streams = StreamSubscriptions(self, "Streams", data=self.data, functions=self.functions)
         self.schedules = Schedules(self, "Schedules", functions=self.functions)
@@ -41,6 +50,7 @@ class LoyaltyStack(Stack):
         CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)
         for logical_id, table in self.data.tables.items():
             CfnOutput(self, f"{logical_id}Name", value=table.table_name)
+        CfnOutput(self, "CareEventBusName", value=self.care_events.bus.event_bus_name)
         CfnOutput(self, "SenderIdentity", value=self.email.identity.email_identity_name)
         for number, (name, value) in enumerate(self.email.dkim_records(), start=1):
             CfnOutput(

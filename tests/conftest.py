@@ -231,6 +231,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
         import tickets.api
 
         tickets.api._persistence.cache_clear()
+        import care_rules.stream
+
+        care_rules.stream.clear_rules_cache()
 
 
 def order_event(

@@ -24,8 +24,11 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from care_rules import catalog, repository, rules
+from care_rules.backtest_routes import router as backtest_router
 from care_rules.models import CareRuleDetailOut, CareRuleOut, CareRulesOut, rule_out
 from care_rules.staff_models import StaffListOut, StaffOut, staff_out
+from care_rules.task_routes import router as task_router
+from care_rules.template_routes import router as template_router
 from loyalty import audit, staff
 from loyalty.api import (
     ADMIN_SECURITY,
@@ -212,6 +215,11 @@ def list_staff(
     )
     out = StaffListOut(staff=[staff_out(person) for person in found], next_cursor=next_cursor)
     return Response(200, "application/json", out.model_dump_json())
+
+
+app.include_router(task_router)
+app.include_router(backtest_router)
+app.include_router(template_router)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -1,4 +1,4 @@
-"""Data access for care rules: the birthday index, and each tenant's rule set.
+"""Data access for care rules: the birthday and registration indexes, and each tenant's rule set.
 
 A tenant's rules live in one partition, ``T#<t>#CARE`` (docs/data-model.md):
 
@@ -39,6 +39,24 @@ def members_with_birthday(table_name: str, tenant: str, month_day: str) -> Itera
         KeyConditionExpression="gsi1pk = :pk",
         ExpressionAttributeValues={":pk": keys.birthday_pk(tenant, month_day)},
     )
+
+
+def members_registered_on(table_name: str, tenant: str, month_day: str) -> Iterator[dict[str, Any]]:
+    """Query the registration anniversary index (gsi2 of the members' stats items) for one
+    program-local month-day."""
+    return query_all(
+        aws.table(table_name),
+        IndexName="gsi2",
+        KeyConditionExpression="gsi2pk = :pk",
+        ExpressionAttributeValues={":pk": keys.registration_pk(tenant, month_day)},
+    )
+
+
+def member_profile(table_name: str, tenant: str, member: str) -> dict[str, Any]:
+    """A member's profile (its time zone places a registration anniversary)."""
+    key = {"pk": keys.member_pk(tenant, member), "sk": keys.PROFILE_SK}
+    item: dict[str, Any] = aws.table(table_name).get_item(Key=key).get("Item") or {}
+    return item
 
 
 # Rule set -----------------------------------------------------------------------
@@ -105,6 +123,12 @@ def _get(table_name: str, tenant: str, sk: str) -> dict[str, Any] | None:
 
 def get_rule(table_name: str, tenant: str, rule_id: str) -> StoredRule | None:
     item = _get(table_name, tenant, keys.care_rule_sk(rule_id))
+    return _stored(item) if item else None
+
+
+def get_version(table_name: str, tenant: str, rule_id: str, version: int) -> StoredRule | None:
+    """One version of a rule (immutable once written)."""
+    item = _get(table_name, tenant, keys.care_rule_version_sk(rule_id, version))
     return _stored(item) if item else None
 
 

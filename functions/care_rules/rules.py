@@ -142,6 +142,9 @@ class DateTrigger(Strict):
     field: Literal["birthday", "registered_at"]
     offset_days: int = Field(default=0, ge=-365, le=365)
     at: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    leap_day: Literal["feb28", "mar1"] = Field(
+        default="feb28", description="where a 29 February date falls in other years"
+    )
 
 
 class InactivityTrigger(Strict):

@@ -4,7 +4,7 @@ Each record is parsed into the stored event it carries (``EventRecord``) and
 applied by the handler of its type (``HANDLERS``). Partial batch failures: a
 failing record, or one that does not parse, is reported in batchItemFailures,
 retried by Lambda, then sent to the dead-letter queue whole. Every operation
-carries a business key (order, refund, review, referral), so a redelivered
+carries a business key (order, refund, review, referral, care grant), so a redelivered
 record changes nothing."""
 
 from __future__ import annotations
@@ -108,6 +108,15 @@ def _referral_completed(ctx: logic.Context, event: StoredEvent) -> logic.Applied
     )
 
 
+def _care_points_granted(ctx: logic.Context, event: StoredEvent) -> logic.Applied:
+    """Points a care rule grants (``care.points_granted``, stored once per firing and
+    action by the care engine): once per grant id."""
+    grant = str(event.data["grant_id"])
+    points = int(event.data["points"])
+    reason = f"care rule {event.data.get('rule_id')}: {event.data.get('reason') or ''}".strip()
+    return logic.bonus(ctx, event.tenant_id, event.member_id, "care", grant, points, reason[:200])
+
+
 # The event types the consumer's subscription admits (infra.definitions), each
 # with its handler.
 HANDLERS: dict[str, Callable[[logic.Context, StoredEvent], logic.Applied]] = {
@@ -117,6 +126,7 @@ HANDLERS: dict[str, Callable[[logic.Context, StoredEvent], logic.Applied]] = {
     "member.registered": _registered,
     "review.submitted": _review_submitted,
     "referral.completed": _referral_completed,
+    "care.points_granted": _care_points_granted,
 }
 
 

@@ -12,7 +12,7 @@ from constructs import Construct
 from infra.constructs.context import DeploymentContext
 from infra.constructs.functions import Functions, log_retention
 from infra.constructs.nag import acknowledge
-from infra.definitions import AUTHORIZER, FUNCTIONS
+from infra.definitions import AUTHORIZER, FUNCTIONS, needs_public_api_url
 
 API_KEY_HEADER = "x-api-key"
 GATEWAY_ERRORS = (
@@ -118,6 +118,14 @@ class Api(Construct):
                         "in definitions.py.",
                     )
                 self.methods[(route.method, route.path)] = method
+
+        # Functions that email unsubscribe links point them at this stage. No cycle: such a
+        # function serves no route, so the stage (through its methods) never depends on it.
+        for fn_def in FUNCTIONS:
+            if needs_public_api_url(fn_def):
+                if fn_def.routes:
+                    raise ValueError(f"{fn_def.logical_id} serves routes and needs the stage URL: a cycle")
+                functions.functions[fn_def.logical_id].add_environment("PUBLIC_API_URL", self.rest_api.url)
 
         acknowledge(
             self.rest_api,

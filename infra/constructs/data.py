@@ -1,4 +1,5 @@
-"""Encryption key, DynamoDB tables (exactly per ``TABLES``) and the reports bucket."""
+"""Encryption key, DynamoDB tables (exactly per ``TABLES``), the reports bucket and the
+unsubscribe signing key."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from infra.constructs.nag import acknowledge
 from infra.definitions import TABLES, TableDef
 
 
@@ -63,6 +66,26 @@ class DataStore(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.reports_bucket.node.default_child.override_logical_id("ReportsBucket")  # type: ignore[union-attr]
+
+        # The HMAC key of one-click unsubscribe links (loyalty.unsubscribe): 64 letters and
+        # digits, so the value never reads as the JSON key list a rotation writes.
+        self.unsubscribe_secret = secretsmanager.Secret(
+            self,
+            "UnsubscribeKey",
+            description="Signing key of one-click unsubscribe links (or a JSON list of keys, current first)",
+            encryption_key=self.key,
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=64, exclude_punctuation=True, include_space=False
+            ),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            self.unsubscribe_secret,
+            "AwsSolutions-SMG4",
+            "Rotated by hand, never automatically: a rotation puts a new key in a JSON list next to the "
+            "current one, so links already in members' inboxes keep working until they expire "
+            "(60 days); a generated replacement would break every one of them (docs/care-rules.md).",
+        )
 
     def _table(self, table_def: TableDef) -> dynamodb.Table:
         table = dynamodb.Table(

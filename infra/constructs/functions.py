@@ -3,9 +3,14 @@ least-privilege role and (for stream and scheduled functions) dead-letter queue.
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
-from aws_cdk import Duration, IgnoreMode, RemovalPolicy, Stack
+import jsii
+from aws_cdk import BundlingOptions, DockerImage, Duration, IgnoreMode, ILocalBundling, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -13,6 +18,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from infra.constructs.care_events import CareEvents
 from infra.constructs.context import DeploymentContext, powertools_layer_name
 from infra.constructs.data import DataStore
 from infra.constructs.email import SenderEmail
@@ -142,6 +148,91 @@ def code_excludes(package: str) -> list[str]:
     return [*others, "/*", f"!/{package}/", *ASSET_EXCLUDES]
 
 
+# Third-party packages a function package needs beyond the Lambda runtime and the Powertools
+# layer, bundled into that package's own asset (pins from requirements.txt): the care emails
+# are Jinja2 templates (MarkupSafe comes with it) with their CSS inlined by css-inline. Local
+# bundling installs the target platform's wheels with pip (no Docker); where that fails, CDK
+# falls back to the SAM build image of the runtime and architecture. Synthesis with the
+# context ``aws:cdk:bundling-stacks`` set to ``[]`` (the tests) skips bundling altogether.
+BUNDLED_REQUIREMENTS: dict[str, tuple[str, ...]] = {"care_rules": ("jinja2", "css-inline")}
+PIP_PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
+BUILD_IMAGE = f"public.ecr.aws/sam/build-{PYTHON_RUNTIME}"
+
+
+def pinned_requirements(package: str) -> list[str]:
+    """``name==version`` of each of ``package``'s bundled requirements, as requirements.txt pins them."""
+    wanted = BUNDLED_REQUIREMENTS.get(package, ())
+    pins = {}
+    for line in (REPO_ROOT / "requirements.txt").read_text().splitlines():
+        name, sep, version = line.split("#", 1)[0].strip().partition("==")
+        if sep:
+            pins[name.strip().lower()] = f"{name.strip()}=={version.strip()}"
+    missing = [name for name in wanted if name not in pins]
+    if missing:
+        raise ValueError(f"requirements.txt pins none of {missing}")
+    return [pins[name] for name in wanted]
+
+
+def pip_install_command(requirements: list[str], target: str) -> list[str]:
+    """Wheels for the functions' platform only: nothing is compiled for the build machine."""
+    version = PYTHON_RUNTIME.removeprefix("python")
+    return [
+        sys.executable, "-m", "pip", "install", "--quiet", "--no-compile",
+        "--platform", PIP_PLATFORMS[ARCHITECTURE], "--implementation", "cp",
+        "--only-binary=:all:", "--python-version", version, "--target", target, *requirements,
+    ]  # fmt: skip
+
+
+@jsii.implements(ILocalBundling)
+class PipBundling:
+    """Local bundling: the package's sources plus its requirements, installed by pip."""
+
+    def __init__(self, package: str, requirements: list[str]) -> None:
+        self.package = package
+        self.requirements = requirements
+
+    def try_bundle(self, output_dir: str, *, image: DockerImage, **_: Any) -> bool:
+        done = subprocess.run(  # noqa: S603 - a fixed command line
+            pip_install_command(self.requirements, output_dir), check=False, capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            print(
+                f"local bundling of {self.package} failed, trying Docker: {done.stderr[-800:]}",
+                file=sys.stderr,
+            )
+            return False
+        shutil.copytree(
+            FUNCTIONS_DIR / self.package,
+            Path(output_dir) / self.package,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache"),
+            dirs_exist_ok=True,
+        )
+        return True
+
+
+def function_code(package: str, stack: Stack) -> lambda_.Code:
+    """``package``'s code asset: its directory under ``functions/``, plus its bundled
+    requirements when it has any and ``stack`` is bundled (a synthesis that skips
+    bundling stages the plain directory, so its content can still be inspected)."""
+    requirements = pinned_requirements(package)
+    bundling = None
+    if requirements and stack.bundling_required:
+        script = (
+            f"pip install --quiet --no-compile --target /asset-output {' '.join(requirements)} "
+            f"&& cp -r /asset-input/{package} /asset-output/ "
+            "&& find /asset-output -name __pycache__ -prune -exec rm -rf {} +"
+        )
+        bundling = BundlingOptions(
+            image=DockerImage.from_registry(BUILD_IMAGE),
+            platform=f"linux/{ARCHITECTURE.replace('x86_64', 'amd64')}",
+            command=["bash", "-c", script],
+            local=PipBundling(package, requirements),
+        )
+    return lambda_.Code.from_asset(
+        str(FUNCTIONS_DIR), exclude=code_excludes(package), ignore_mode=IgnoreMode.GIT, bundling=bundling
+    )
+
+
 class Functions(Construct):
     """``self.functions`` and ``self.dead_letter_queues`` are keyed by ``FunctionDef.logical_id``."""
 
@@ -153,11 +244,13 @@ class Functions(Construct):
         context: DeploymentContext,
         data: DataStore,
         email: SenderEmail,
+        care_events: CareEvents,
     ) -> None:
         super().__init__(scope, construct_id)
         self._context = context
         self._data = data
         self._email = email
+        self._care_events = care_events
         stack = Stack.of(self)
 
         layer_arn = context.powertools_layer_arn or ssm.StringParameter.value_for_string_parameter(
@@ -273,7 +366,15 @@ class Functions(Construct):
             care_rules_parameter=self.care_rules_defaults.parameter_name,
             storefront_rate_limit=self._context.storefront_rate_limit,
             api_rate_limit=self._context.api_rate_limit,
+            unsubscribe_secret=self._data.unsubscribe_secret.secret_arn,
+            # The stage URL exists only once the API is built: the Api construct sets it.
+            public_api_url="",
+            care_event_bus=self._care_events.bus.event_bus_name,
         )
+        if fn_def.publishes_care_events:
+            self._care_events.bus.grant_put_events_to(role)
+        if fn_def.uses_unsubscribe_key:
+            self._data.unsubscribe_secret.grant_read(role)
         for table_id, access in sorted(fn_def.tables.items()):
             table_def = self._data.table_defs[table_id]
             environment[table_def.env_var] = self._data.tables[table_id].table_name
@@ -313,9 +414,7 @@ class Functions(Construct):
             runtime=runtime(),
             architecture=architecture(),
             handler=fn_def.handler,
-            code=lambda_.Code.from_asset(
-                str(FUNCTIONS_DIR), exclude=code_excludes(fn_def.package), ignore_mode=IgnoreMode.GIT
-            ),
+            code=function_code(fn_def.package, stack),
             layers=[self.powertools_layer, self.common_layer],
             memory_size=fn_def.memory_mb,
             timeout=Duration.seconds(fn_def.timeout_seconds),

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from infra.definitions import (
+    CARE_EVENT_BUS_NAME,
     CARE_RULES_PARAMETER,
     FUNCTIONS,
+    LOCAL_PUBLIC_API_URL,
     PROGRAM_CONFIG_PARAMETER,
     TABLES,
+    UNSUBSCRIBE_SECRET_NAME,
     TableDef,
     care_rules_defaults_json,
     dead_letter_queue_name,
@@ -16,6 +20,8 @@ from infra.definitions import (
     program_config_json,
     required_settings,
 )
+
+CARE_EVENTS_OUTBOX = "local-care-events"  # what the care bus received, locally
 
 
 def create_table_kwargs(table: TableDef, table_name: str) -> dict[str, Any]:
@@ -65,10 +71,13 @@ def local_required_settings() -> str:
     return ",".join(sorted({name for fn in FUNCTIONS for name in required_settings(fn)}))
 
 
-def provision(session: Any, sender_email: str, bucket: str) -> dict[str, str]:
-    """Create every table (keys, indexes, streams, TTL), queue, bucket and SES
-    identity. Returns the environment variables the handlers need, with
-    ``REQUIRED_SETTINGS`` naming each of them a function requires."""
+def provision(
+    session: Any, sender_email: str, bucket: str, public_api_url: str = LOCAL_PUBLIC_API_URL
+) -> dict[str, str]:
+    """Create every table (keys, indexes, streams, TTL), queue, bucket, SES identity,
+    parameter and secret. Returns the environment variables the handlers need, with
+    ``REQUIRED_SETTINGS`` naming each of them a function requires; ``public_api_url``
+    is where unsubscribe links point (the local API)."""
     dynamodb = session.client("dynamodb")
     env: dict[str, str] = {}
     for table in TABLES:
@@ -99,5 +108,30 @@ def provision(session: Any, sender_email: str, bucket: str) -> dict[str, str]:
         Name=CARE_RULES_PARAMETER, Value=care_rules_defaults_json(), Type="String", Overwrite=True
     )
     env["CARE_RULES_PARAMETER"] = CARE_RULES_PARAMETER
+    # The unsubscribe signing key: random on every start, like a fresh deployment's.
+    session.client("secretsmanager").create_secret(
+        Name=UNSUBSCRIBE_SECRET_NAME, SecretString=secrets.token_urlsafe(48)
+    )
+    env["UNSUBSCRIBE_SECRET"] = UNSUBSCRIBE_SECRET_NAME
+    env["PUBLIC_API_URL"] = public_api_url
+    # The care event bus; a rule sends what it publishes to a queue, which the local stack
+    # reads as the bus's outbox.
+    events = session.client("events")
+    events.create_event_bus(Name=CARE_EVENT_BUS_NAME)
+    outbox = sqs.create_queue(QueueName=CARE_EVENTS_OUTBOX)["QueueUrl"]
+    outbox_arn = sqs.get_queue_attributes(QueueUrl=outbox, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.put_rule(
+        Name="care-events-outbox",
+        EventBusName=CARE_EVENT_BUS_NAME,
+        EventPattern='{"source": ["loyalty.care"]}',
+    )
+    events.put_targets(
+        Rule="care-events-outbox",
+        EventBusName=CARE_EVENT_BUS_NAME,
+        Targets=[{"Id": "outbox", "Arn": outbox_arn}],
+    )
+    env["CARE_EVENT_BUS"] = CARE_EVENT_BUS_NAME
     env["REQUIRED_SETTINGS"] = local_required_settings()
     return env

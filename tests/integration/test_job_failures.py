@@ -31,12 +31,20 @@ class Crash(BaseException):
 
 
 def _greetings(aws: Env) -> list[str]:
-    return [m.destinations[0] for m in aws.sent_emails() if "Happy birthday" in m.raw_data]
+    rule = "X-Loyalty-Rule: birthday-greeting"
+    return [m.destinations[0] for m in aws.sent_emails() if rule in m.raw_data]
 
 
 def _claim(aws: Env, member: str) -> dict[str, Any]:
-    key = {"pk": f"T#demo#M#{member}", "sk": "CARE#birthday#2026"}
+    key = {"pk": f"T#demo#M#{member}", "sk": "CARE#birthday-greeting#date:birthday:2026-03-10#0"}
     return aws.table("LOYALTY_TABLE").get_item(Key=key).get("Item") or {}
+
+
+def _birthday_due(aws: Env) -> None:
+    """ann's greeting expanded for 10 March, due at 09:00 in Berlin."""
+    assert aws.call("POST", "/v1/events", registration("r-1", "ann", birthday="1990-03-10")).status == 202
+    aws.pump().drain()
+    aws.run_job("CareRules", "care_dates", NINE_BERLIN - timedelta(hours=8))
 
 
 def test_a_crash_between_claim_and_send_is_sent_by_a_later_run_after_the_lease(
@@ -44,8 +52,7 @@ def test_a_crash_between_claim_and_send_is_sent_by_a_later_run_after_the_lease(
 ) -> None:
     from loyalty import emailer, once
 
-    assert aws.call("POST", "/v1/events", registration("r-1", "ann", birthday="1990-03-10")).status == 202
-    aws.pump().drain()
+    _birthday_due(aws)
     real_send = emailer.send
 
     def crash(sender: str, email: emailer.Email) -> str:
@@ -53,19 +60,19 @@ def test_a_crash_between_claim_and_send_is_sent_by_a_later_run_after_the_lease(
 
     monkeypatch.setattr(emailer, "send", crash)
     with pytest.raises(Crash):
-        aws.run_job("CareRules", "birthdays", NINE_BERLIN)
+        aws.run_job("CareRules", "care_deliver", NINE_BERLIN)
     assert _claim(aws, "ann") and "sent_at" not in _claim(aws, "ann")  # the claim stayed behind
     monkeypatch.setattr(emailer, "send", real_send)
     # Lambda's retry of the invocation, within the lease: the claim may still be live, so it
-    # does not send, and the day stays due.
-    aws.run_job("CareRules", "birthdays", NINE_BERLIN)
+    # does not send, and the firing stays due.
+    assert aws.run_job("CareRules", "care_deliver", NINE_BERLIN)["waiting"] == 1
     assert _greetings(aws) == []
     # A later run, after the lease, takes the claim over and sends, once.
     after_lease = datetime.now(UTC) + timedelta(minutes=11)
     monkeypatch.setattr(once, "lease_clock", lambda: after_lease, raising=False)
-    aws.run_job("CareRules", "birthdays", NINE_BERLIN + timedelta(days=1))
+    aws.run_job("CareRules", "care_deliver", NINE_BERLIN + timedelta(minutes=15))
     assert _greetings(aws) == ["ann@example.com"]
-    aws.run_job("CareRules", "birthdays", NINE_BERLIN + timedelta(days=1, hours=1))
+    aws.run_job("CareRules", "care_deliver", NINE_BERLIN + timedelta(hours=1))
     assert _greetings(aws) == ["ann@example.com"]
     claim = _claim(aws, "ann")
     assert (claim["state"], claim["takeovers"]) == ("sent", 1) and claim["message_id"]
@@ -74,19 +81,18 @@ def test_a_crash_between_claim_and_send_is_sent_by_a_later_run_after_the_lease(
 def test_a_claim_whose_reply_was_lost_is_still_this_runs_to_send(aws: Env) -> None:
     from tests.faults import Faults
 
-    assert aws.call("POST", "/v1/events", registration("r-1", "ann", birthday="1990-03-10")).status == 202
-    aws.pump().drain()
+    _birthday_due(aws)
 
     def claim_put(operation: str, params: dict[str, Any]) -> bool:
-        return operation == "PutItem" and "CARE#birthday" in json.dumps(params)
+        return operation == "PutItem" and "CARE#birthday-greeting" in json.dumps(params)
 
     faults = Faults(1.0, seed=7, functions={"CareRules"}, kinds=("lost_reply",), when=claim_put).install()
     try:
-        result = aws.run_job("CareRules", "birthdays", NINE_BERLIN)
+        result = aws.run_job("CareRules", "care_deliver", NINE_BERLIN)
     finally:
         faults.uninstall()
     assert faults.injected["lost_reply"] >= 1
-    assert (result["sent"], result["waiting"]) == (1, 0)  # the retried put found its own claim
+    assert (result["delivered"], result["waiting"]) == (1, 0)  # the retried put found its own claim
     assert _greetings(aws) == ["ann@example.com"]
 
 

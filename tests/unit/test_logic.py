@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import TypeAdapter
 
-from care_rules import logic as care
 from ingest.events import logic as ingest
 from ingest.events.models import EventIn
 from ingest.members.projection import MemberStats, apply_order, birthday_month_day, profile_changes
@@ -100,28 +99,6 @@ def test_points_floor_whole_units(total: str, expected: int) -> None:
     day = date(2026, 3, 10)
     found = quote(Decimal(total), [], day, "member", Points(), first_order=False, birthday_month=False)
     assert found.order_points == expected
-
-
-def test_birthday_keys_and_catch_up_days() -> None:
-    assert care.birthday_keys(date(2026, 2, 28)) == ["02-28", "02-29"]
-    assert care.birthday_keys(date(2028, 2, 28)) == ["02-28"]
-    assert care.days_to_process(None, date(2026, 3, 10)) == [date(2026, 3, 10)]
-    assert care.days_to_process(date(2026, 3, 8), date(2026, 3, 10)) == [date(2026, 3, 9), date(2026, 3, 10)]
-    assert care.days_to_process(date(2026, 3, 10), date(2026, 3, 10)) == []
-
-
-def test_greeting_requires_address_and_consent() -> None:
-    profile = {
-        "member_id": "m",
-        "email": "a@b.example",
-        "name": "<Ann>",
-        "consent_email": {"granted": True, "at": "x"},
-    }
-    greeting = care.greeting_for("t", profile, date(2026, 3, 10))
-    assert greeting is not None and greeting.claim_key == "CARE#birthday#2026"
-    assert greeting.email.html is not None and "&lt;Ann&gt;" in greeting.email.html
-    assert care.greeting_for("t", {**profile, "consent_email": {"granted": False}}, date(2026, 3, 10)) is None
-    assert care.greeting_for("t", {**profile, "email": None}, date(2026, 3, 10)) is None
 
 
 def test_ticket_sla_and_overdue() -> None:

@@ -33,7 +33,13 @@ AWS_MODULES = ("boto3", "botocore", "loyalty.aws", "loyalty.dynamo", "loyalty.on
 NOT_AWS = ("loyalty.commit",)
 
 PURE = (
-    "care_rules/logic.py",
+    "care_rules/backtest.py",
+    "care_rules/compose.py",
+    "care_rules/engine.py",
+    "care_rules/layout.py",
+    "care_rules/triggers.py",
+    "care_rules/rendering.py",
+    "care_rules/tasks.py",
     "reports/logic.py",
     "tickets/logic.py",
     "points/logic.py",
@@ -56,6 +62,7 @@ LAYER_PURE = (
     "loyalty/credentials/model.py",
     "loyalty/staff/model.py",
     "loyalty/events/models.py",
+    "loyalty/unsubscribe.py",
 )
 
 # Inside ingest: sub-package -> the other sub-packages it may import.

@@ -1,4 +1,5 @@
-"""Members API: the 360 view, profile updates, and erasure on request."""
+"""Members API: the 360 view, profile updates, erasure on request, and one-click
+unsubscribe (``ingest.members.unsubscribe``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ingest.events import timeline
-from ingest.members import erasure, projection
+from ingest.members import erasure, projection, unsubscribe
 from ingest.members.models import MemberOut, MemberUpdate
 from ingest.members.repository import ProfileStore
 from ingest.members.view import build_view
@@ -37,6 +38,7 @@ logger = logger_for(__name__)
 tracer = tracer_for(__name__)
 metrics = metrics_for(__name__)
 app = create_resolver(logger)
+app.include_router(unsubscribe.router)
 
 _UNKNOWN = json_response("Unknown member", ErrorResponse)
 
@@ -128,4 +130,4 @@ def delete_member(member_id: MemberId) -> Response[Any]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return resolve(app, event, context)
+    return resolve(app, unsubscribe.admit_form(event), context)

@@ -18,7 +18,8 @@ from loyalty import aws, keys
 from loyalty.commit import LostRace, optimistic
 from loyalty.dynamo import cancellation_codes, is_condition_failure, query_all, transact_write
 from loyalty.program import ProgramConfig
-from loyalty.timeutil import iso, parse_rfc3339
+from loyalty.settings import get_settings
+from loyalty.timeutil import iso, local_day, parse_rfc3339
 
 
 def _stats_item(
@@ -51,6 +52,10 @@ def _stats_item(
     derived = state.derive(stats, registered_at, now, config)
     due = state.next_change_at(stats, registered_at, now, config)
     item.update(state_fields(tenant, member, derived, now, due))
+    if registered_at:  # the registration anniversary index (care rules' date triggers)
+        day = local_day(parse_rfc3339(registered_at), get_settings().tz)
+        item["gsi2pk"] = keys.registration_pk(tenant, f"{day.month:02d}-{day.day:02d}")
+        item["gsi2sk"] = member
     return {name: value for name, value in item.items() if value is not None}
 
 

@@ -15,7 +15,8 @@ from loyalty.credentials import Scope, Storefront, StorefrontKey
 
 SCOPES = (
     "What the storefront's keys may do: events:write, members:read, members:write, members:erase, "
-    "points:redeem, tickets:read, tickets:write (takes effect within the authorizer cache TTL, 300 s)"
+    "points:redeem, tickets:read, tickets:write, care:read, care:write (takes effect within the "
+    "authorizer cache TTL, 300 s)"
 )
 RATE_LIMIT = (
     "Requests per second this storefront's keys may send (a fixed one-second window); "

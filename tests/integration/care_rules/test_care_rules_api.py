@@ -66,7 +66,13 @@ def test_the_first_list_seeds_the_default_rules_once(aws: Env) -> None:
     assert [r["rule_id"] for r in rules] == DEFAULT_IDS
     assert all(r["version"] == 1 and r["enabled"] and r["rule"]["enabled"] for r in rules)
     birthday = rules[0]["rule"]
-    assert birthday["trigger"] == {"type": "date", "field": "birthday", "offset_days": 0, "at": "09:00"}
+    assert birthday["trigger"] == {
+        "type": "date",
+        "field": "birthday",
+        "offset_days": 0,
+        "at": "09:00",
+        "leap_day": "feb28",
+    }
     assert birthday["guards"] == {"once_per": "year"}
     cart = next(r["rule"] for r in rules if r["rule_id"] == "cart-abandoned")
     assert cart["trigger"]["delay"] == "PT4H"  # as written, not a parsed duration

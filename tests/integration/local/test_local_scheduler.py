@@ -32,9 +32,9 @@ def test_failing_job_is_retried_then_dead_lettered(aws: Env) -> None:
     assert len(calls) == ASYNC_RETRIES + 1
     message = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"])["Messages"][0]
     assert json.loads(message["Body"]) == {
-        "job": "birthdays",
-        "schedule": "birthday-greetings",
-        "scheduled_time": "2026-03-11T01:00:00.000Z",  # 09:00 in Asia/Shanghai
+        "job": "care_dates",
+        "schedule": "care-dates",
+        "scheduled_time": "2026-03-10T16:15:00.000Z",  # 00:15 on 11 March in Asia/Shanghai
     }
     assert message["MessageAttributes"]["ErrorMessage"]["StringValue"] == "downstream unavailable"
 
@@ -47,5 +47,5 @@ def test_schedules_fire_in_time_order_with_their_time_zone(aws: Env) -> None:
     berlin = replace(CARE_RULES.schedules[0], time_zone="Europe/Berlin")  # a zone with summer time
     scheduler.add(berlin, CARE_RULES, lambda e, c: seen.append(e["scheduled_time"]), "unused")
     scheduler.advance_to(datetime(2026, 3, 30, 12, 0, tzinfo=UTC))
-    # 09:00 Berlin is 08:00 UTC before the change to summer time and 07:00 UTC after it.
-    assert seen == ["2026-03-29T07:00:00.000Z", "2026-03-30T07:00:00.000Z"]
+    # 00:15 in Berlin is 23:15 UTC before the change to summer time and 22:15 UTC after it.
+    assert seen == ["2026-03-28T23:15:00.000Z", "2026-03-29T22:15:00.000Z"]

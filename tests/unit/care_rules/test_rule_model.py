@@ -89,7 +89,13 @@ def test_the_default_rule_set_is_valid_and_has_exactly_the_documented_rules() ->
     )
     doc = {rule_id: rule.document() for rule_id, rule in rules.items()}
     birthday = doc["birthday-greeting"]
-    assert birthday["trigger"] == {"type": "date", "field": "birthday", "offset_days": 0, "at": "09:00"}
+    assert birthday["trigger"] == {
+        "type": "date",
+        "field": "birthday",
+        "offset_days": 0,
+        "at": "09:00",
+        "leap_day": "feb28",
+    }
     assert birthday["actions"] == [{"type": "email", "template": "birthday-greeting", "marketing": True}]
     assert birthday["guards"] == {"once_per": "year"}
     winback = doc["win-back-90d"]

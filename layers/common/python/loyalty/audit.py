@@ -44,6 +44,8 @@ Action = Literal[
     "care_rule.saved",
     "care_rule.disabled",
     "staff.saved",
+    "care_template.saved",
+    "care_template.removed",
 ]
 ActorRole = Literal["admin", "storefront", "operator"]  # operator: make tenant, outside the API
 PAGE_KEYS = ("pk", "sk")

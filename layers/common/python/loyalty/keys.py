@@ -107,6 +107,12 @@ def birthday_pk(tenant: str, month_day: str) -> str:
     return f"T#{tenant}#BD#{month_day}"
 
 
+def registration_pk(tenant: str, month_day: str) -> str:
+    """The registration anniversary index (gsi2 of ``#STATS``): members by the program-local
+    month-day they registered on."""
+    return f"T#{tenant}#RD#{month_day}"
+
+
 def due_pk(tenant: str, kind: str) -> str:
     return f"T#{tenant}#DUE#{kind}"
 

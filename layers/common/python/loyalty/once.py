@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -66,6 +67,12 @@ def lease_clock() -> datetime:
 
 def deliver(table_name: str, pk: str, sk: str, sender: str, email: emailer.Email, now: datetime) -> Delivery:
     """Send ``email`` once for the claim ``pk``/``sk``; ``now`` is the run's (schedule) time."""
+    return perform(table_name, pk, sk, lambda: emailer.send(sender, email), now)
+
+
+def perform(table_name: str, pk: str, sk: str, act: Callable[[], str], now: datetime) -> Delivery:
+    """Run ``act`` (a send that answers its message id: an email, an event published to a
+    bus) once for the claim ``pk``/``sk``, with the guarantees above."""
     table = aws.table(table_name)
     key = {"pk": pk, "sk": sk}
     token = uuid.uuid4().hex
@@ -73,7 +80,7 @@ def deliver(table_name: str, pk: str, sk: str, sender: str, email: emailer.Email
     if held is not None:
         return held
     try:
-        message_id = emailer.send(sender, email)
+        message_id = act()
     except Exception:
         _release(table, key, token)
         raise

@@ -163,6 +163,26 @@ CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 Rate = Annotated[Decimal, Field(gt=0, le=Decimal("1000000"))]
 
 
+_CLOCK = r"^([01]\d|2[0-3]):[0-5]\d$"
+
+
+class Care(Strict):
+    """The guards every care rule runs under (docs/care-rules.md, "Guards")."""
+
+    frequency_cap: int = Field(
+        default=2, ge=1, le=100, description="marketing emails a member may get in cap_days member-local days"
+    )
+    cap_days: int = Field(default=7, ge=1, le=31)
+    quiet_hours_start: Annotated[str, Field(pattern=_CLOCK)] = "21:00"
+    quiet_hours_end: Annotated[str, Field(pattern=_CLOCK)] = "09:00"
+    late_date_hours: int = Field(
+        default=24, ge=1, le=240, description="a date trigger due longer ago than this is not sent late"
+    )
+    program_name: Annotated[str, Field(max_length=60)] = Field(
+        default="", description="the program's name in care emails"
+    )
+
+
 class ProgramConfig(Strict):
     currency: CurrencyCode = Field(default="CNY", description="the base currency of points and figures")
     exchange_rates: dict[CurrencyCode, Rate] = Field(
@@ -175,6 +195,7 @@ class ProgramConfig(Strict):
     rfm: Rfm = Rfm()
     tags: list[TagRule] = []
     points: Points = Points()
+    care: Care = Care()
 
     @model_validator(mode="after")
     def _rates(self) -> ProgramConfig:

@@ -3,7 +3,8 @@ at a function's cold start.
 
 ``REQUIRED_SETTINGS`` (set per function by ``infra.definitions.function_environment``:
 its tables' variables, ``SENDER_EMAIL`` when it sends email, ``REPORTS_BUCKET``
-when it writes reports) lists the variables the function cannot run without.
+when it writes reports, ``UNSUBSCRIBE_SECRET`` when it signs or verifies unsubscribe
+links, ``PUBLIC_API_URL`` when it also sends them) lists the variables the function cannot run without.
 Reading the settings raises ``MissingSettings`` naming every listed variable that
 is unset or empty, so a misconfigured function fails when it starts
 (``loyalty.observability`` reads them at import), not with a 500 on its first
@@ -54,6 +55,13 @@ class Settings(BaseModel):
     # ``stream_max_retries`` + 1 times (empty: the queue named <function>-dlq, as locally).
     dead_letter_queue_url: str = Field(default="", alias="DEAD_LETTER_QUEUE_URL")
     stream_max_retries: int = Field(default=3, ge=0, le=100, alias="STREAM_MAX_RETRIES")
+    # The EventBridge bus care rules' ``event`` actions publish to (CareRules).
+    care_event_bus: str = Field(default="", alias="CARE_EVENT_BUS")
+    # The Secrets Manager secret (ARN or name) holding the unsubscribe signing keys
+    # (loyalty.secrets), for the functions that sign or verify unsubscribe links.
+    unsubscribe_secret: str = Field(default="", alias="UNSUBSCRIBE_SECRET")
+    # The API's public base URL, which unsubscribe links in emails point at.
+    public_api_url: str = Field(default="", alias="PUBLIC_API_URL")
 
     @model_validator(mode="before")
     @classmethod

@@ -135,8 +135,9 @@ def test_erasure_removes_personal_data_and_keeps_the_ledger(aws: Env) -> None:
     aws.pump().drain()
     assert aws.call("GET", "/v1/members/m-1").json()["profile"]["email"] is None
     assert aws.call("PUT", "/v1/members/m-1", {"name": "Ann"}).json()["error"]["code"] == "member_erased"
-    aws.run_job("CareRules", "birthdays", aws.now.replace(hour=8))
-    assert not [m for m in aws.sent_emails() if "Happy birthday" in m.raw_data]
+    aws.run_job("CareRules", "care_dates", aws.now.replace(hour=0))
+    aws.run_job("CareRules", "care_deliver", aws.now.replace(hour=8))
+    assert not [m for m in aws.sent_emails() if "X-Loyalty-Rule: birthday-greeting" in m.raw_data]
 
 
 def test_unknown_member_and_bad_profile_input(aws: Env) -> None:

@@ -81,7 +81,8 @@ def _touch_everything(aws: Env) -> None:
         aws.call("POST", f"/v1/members/{MEMBER}/redemptions", {"redemption_id": "r1", "points": 50}).status
         == 201
     )
-    aws.run_job("CareRules", "birthdays", aws.now.replace(hour=8))  # the birthday greeting and its claim
+    aws.run_job("CareRules", "care_dates", aws.now.replace(hour=0))  # the birthday firing
+    aws.run_job("CareRules", "care_deliver", aws.now.replace(hour=8))  # the greeting, its claim and ledger
     assert any(NAME in m.raw_data for m in aws.sent_emails())
     aws.run_job("PointsSweep", "points_sweep", aws.now + timedelta(days=16))
     aws.run_job("MemberRefresh", "refresh_members", aws.now + timedelta(days=16))

@@ -106,6 +106,8 @@ def test_a_storefront_without_scopes_may_do_everything_but_erase(aws: Env) -> No
         "points:redeem",
         "tickets:read",
         "tickets:write",
+        "care:read",
+        "care:write",
     ]
     secret = created["key"]["api_key"]
     assert aws.call("POST", "/v1/events", order_event("e-1", "m-1", "10.00"), key=secret).status == 202

@@ -24,6 +24,8 @@ Scope = Literal[
     "points:redeem",
     "tickets:read",
     "tickets:write",
+    "care:read",
+    "care:write",
 ]
 ALL_SCOPES: tuple[str, ...] = (
     "events:write",
@@ -33,6 +35,8 @@ ALL_SCOPES: tuple[str, ...] = (
     "points:redeem",
     "tickets:read",
     "tickets:write",
+    "care:read",
+    "care:write",
 )
 # A storefront registered without scopes may do everything but erase members.
 DEFAULT_SCOPES: tuple[str, ...] = tuple(s for s in ALL_SCOPES if s != "members:erase")

@@ -21,6 +21,8 @@ activity index (gsi2). Every new item of EventsTable is built here; the callers
   (``ProfileStore.save_refresh``);
 * ``points/repository.py``, ``DynamoLedgerStore.commit``: the points notices
   (``points.tier_changed``, ``points.expiring``), in the ledger's transaction.
+* ``care_rules/actions.py``, a care rule's points action: ``care.points_granted``, by a
+  conditional PutItem on an id derived from the firing (the points ledger grants it).
 
 The one other write is the erasure's UpdateItem of an event's ``data``
 (``ingest/events/timeline.py``, ``scrub_personal_data``), which changes items
