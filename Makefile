@@ -62,10 +62,12 @@ openapi: venv
 	$(PY) -m infra.local.openapi > docs/openapi.json
 
 ## Benchmarks (figures recorded in docs/performance.md): local-stack latency,
-## DynamoDB requests and capacity units per points operation, then each function's cold start.
+## DynamoDB requests and capacity units per points operation and of a day's care at 1,000 and
+## 100,000 members, then each function's cold start.
 bench: venv
 	$(PY) -m bench.run
 	$(PY) -m bench.points
+	$(PY) -m bench.care
 	$(PY) -m bench.cold_start
 
 ## Deploy to the AWS account of the current credentials (needs the aws-cdk CLI). Deployment

@@ -82,37 +82,48 @@ def _item(firing: NewFiring, now: datetime) -> Item:
     return item
 
 
+def _conditional(write: Any) -> bool:
+    """Run a conditional write, retried on throttling and timeouts; False when its
+    condition failed (also on a retry of a write whose first reply was lost: every write
+    here is one a repeat may find applied)."""
+
+    def attempt() -> bool:
+        try:
+            write()
+        except ClientError as err:
+            if is_condition_failure(err):
+                return False
+            raise
+        return True
+
+    return optimistic(attempt, what="care item")
+
+
 def put_new(table: str, firing: NewFiring, now: datetime) -> bool:
     """A firing of its own (event and date triggers); False when it exists already."""
-    try:
-        aws.table(table).put_item(Item=_item(firing, now), ConditionExpression="attribute_not_exists(pk)")
-    except ClientError as err:
-        if is_condition_failure(err):
-            return False
-        raise
-    return True
+    item = _item(firing, now)
+    return _conditional(
+        lambda: aws.table(table).put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+    )
 
 
 def arm(table: str, firing: NewFiring, now: datetime) -> bool:
     """(Re-)arm the rule's one firing for the member with a newer event; False when a
     newer or the same event armed it already."""
-    try:
-        aws.table(table).put_item(
-            Item=_item(firing, now),
+    item = _item(firing, now)
+    return _conditional(
+        lambda: aws.table(table).put_item(
+            Item=item,
             ConditionExpression="attribute_not_exists(pk) OR anchor < :anchor",
             ExpressionAttributeValues={":anchor": firing.anchor},
         )
-    except ClientError as err:
-        if is_condition_failure(err):
-            return False
-        raise
-    return True
+    )
 
 
 def cancel(table: str, tenant: str, member: str, rule_id: str, anchor: str, now: datetime) -> bool:
     """Stop a waiting delay firing armed before ``anchor``; False when none waits."""
-    try:
-        aws.table(table).update_item(
+    return _conditional(
+        lambda: aws.table(table).update_item(
             Key={"pk": keys.member_pk(tenant, member), "sk": layout.firing_sk(rule_id, layout.DELAY_SOURCE)},
             UpdateExpression="SET #state = :cancelled, cancelled_at = :now REMOVE gsi1pk, gsi1sk",
             ConditionExpression="#state IN (:pending, :deferred) AND anchor < :anchor",
@@ -125,11 +136,7 @@ def cancel(table: str, tenant: str, member: str, rule_id: str, anchor: str, now:
                 ":anchor": anchor,
             },
         )
-    except ClientError as err:
-        if is_condition_failure(err):
-            return False
-        raise
-    return True
+    )
 
 
 def due(table: str, tenant: str, until: datetime) -> Iterator[Item]:
@@ -145,8 +152,16 @@ def due(table: str, tenant: str, until: datetime) -> Iterator[Item]:
 
 
 def get(table: str, pk: str, sk: str) -> Item | None:
-    item: Item | None = aws.table(table).get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True).get("Item")
-    return item
+    """A consistent GetItem, retried on throttling and timeouts within the run (a transient
+    fault must not count towards parking the firing)."""
+
+    def read() -> Item | None:
+        item: Item | None = (
+            aws.table(table).get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True).get("Item")
+        )
+        return item
+
+    return optimistic(read, what="care item")
 
 
 def member_items(table: str, tenant: str, member: str) -> dict[str, Item]:
@@ -196,24 +211,19 @@ def hold_once(
     kept = ONCE_KEPT.get(period.split(":", 1)[0])
     if kept is not None:
         item["expires_at"] = int((parse_rfc3339(at) + timedelta(days=kept)).timestamp())
-    try:
-        aws.table(table).put_item(
+    return _conditional(
+        lambda: aws.table(table).put_item(
             Item=item,
             ConditionExpression="attribute_not_exists(pk) OR holder = :mine",
             ExpressionAttributeValues={":mine": instance},
         )
-    except ClientError as err:
-        if is_condition_failure(err):
-            return False
-        raise
-    return True
+    )
 
 
 def forget_match(table: str, tenant: str, member: str, rule_id: str) -> None:
     """The member no longer matches: the next match may act again."""
-    aws.table(table).delete_item(
-        Key={"pk": keys.member_pk(tenant, member), "sk": layout.once_sk(rule_id, "match")}
-    )
+    key = {"pk": keys.member_pk(tenant, member), "sk": layout.once_sk(rule_id, "match")}
+    optimistic(lambda: aws.table(table).delete_item(Key=key), what="care item")
 
 
 def cap_record(table: str, tenant: str, member: str) -> tuple[dict[str, str], int]:

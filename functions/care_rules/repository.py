@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 
 from care_rules.ruleset import StoredRule, canonical, parse
 from loyalty import audit, aws, cursor, keys
-from loyalty.commit import LostRace
+from loyalty.commit import LostRace, optimistic
 from loyalty.dynamo import cancellation_codes, query_all, query_page, transact_write
 from loyalty.errors import ValidationFailed
 
@@ -55,7 +55,9 @@ def members_registered_on(table_name: str, tenant: str, month_day: str) -> Itera
 def member_profile(table_name: str, tenant: str, member: str) -> dict[str, Any]:
     """A member's profile (its time zone places a registration anniversary)."""
     key = {"pk": keys.member_pk(tenant, member), "sk": keys.PROFILE_SK}
-    item: dict[str, Any] = aws.table(table_name).get_item(Key=key).get("Item") or {}
+    item: dict[str, Any] = (
+        optimistic(lambda: aws.table(table_name).get_item(Key=key), what="profile").get("Item") or {}
+    )
     return item
 
 
@@ -116,9 +118,15 @@ def list_rules(table_name: str, tenant: str) -> tuple[bool, list[StoredRule]]:
 
 
 def _get(table_name: str, tenant: str, sk: str) -> dict[str, Any] | None:
+    """A consistent GetItem, retried on throttling and timeouts (the care engine reads rules
+    and versions for every firing it delivers)."""
     key = {"pk": keys.care_pk(tenant), "sk": sk}
-    item: dict[str, Any] | None = aws.table(table_name).get_item(Key=key, ConsistentRead=True).get("Item")
-    return item
+
+    def read() -> dict[str, Any] | None:
+        item: dict[str, Any] | None = aws.table(table_name).get_item(Key=key, ConsistentRead=True).get("Item")
+        return item
+
+    return optimistic(read, what="care rule")
 
 
 def get_rule(table_name: str, tenant: str, rule_id: str) -> StoredRule | None:

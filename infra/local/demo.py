@@ -10,9 +10,16 @@ moves a day at a time so the schedules fire: birthday greetings, ticket
 escalations, the points sweep and the manager's daily report (in outbox/).
 Then the clock moves on a year: the first weeks' points expire, announced a
 month before, and tier anniversaries move members who no longer qualify down.
+The default care rules (seeded on the tenant's first event) run all along: a staff
+registry is saved through the admin API (two reps, one retired rep and the care desk,
+the win-back rule's fallback), most members have a rep as owner, shoppers leave carts
+(some order within four hours, which cancels the reminder), birthdays fall in the
+weeks, and a year on every buyer is due a win-back call. A last evening leaves a few
+carts late, so their reminders wait for the end of the quiet hours.
 The summary reads the points story back from the API (ledgers, timelines,
-balances) and the run fails unless it shows earning, redeeming, a clawback,
-an expiry and a tier change."""
+balances) and the care story (each rule's activity, the open care tasks), and the
+run fails unless it shows earning, redeeming, a clawback, an expiry, a tier change,
+a care email, a care task and a care skip."""
 
 from __future__ import annotations
 
@@ -22,10 +29,12 @@ import random
 import sys
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from infra.definitions import program_config_json
 from infra.local.client import Client
@@ -41,6 +50,15 @@ MAX_RUNS_PER_ADVANCE = 1
 ORDER_CHANCE = 0.035  # a member orders on a given day: about once in four weeks
 REGULAR_EVERY = 25  # every 25th member is a regular: about every other day, bigger baskets
 REGULAR_ORDER_CHANCE = 0.5
+STAFF = (  # (staff id, active): the reps members are owned by, and the care desk
+    ("rep-wang", True),
+    ("rep-li", True),
+    ("rep-zhao", False),  # retired: the tasks of their members go to the fallback
+    ("care-desk", True),  # the win-back rule's fallback
+)
+OWNED_CHANCE = 0.7  # members with a rep as owner
+CART_CHANCE = 0.01  # a member leaves a cart on a given day
+CART_ORDER_CHANCE = 0.5  # ...and orders it within four hours
 REWARDS = (
     (100, "free shipping"),
     (250, "2.50 CNY voucher"),
@@ -74,6 +92,7 @@ class Scenario:
         self.answered = 0
         self.goodwill = 0
         self.schedule_runs: Counter[str] = Counter()
+        self.carts = 0
 
     def send(self, events: list[dict[str, Any]]) -> None:
         for start in range(0, len(events), 100):
@@ -107,8 +126,61 @@ class Scenario:
                 "consent": {
                     "email": {"granted": self.random.random() < 0.9, "at": _stamp(at), "source": "web"}
                 },
+                **self.owner(),
             },
         }
+
+    def owner(self) -> dict[str, str]:
+        if self.random.random() >= OWNED_CHANCE:
+            return {}
+        reps = [staff_id for staff_id, _ in STAFF if staff_id.startswith("rep-")]
+        return {"owner": self.random.choice(reps)}
+
+    def register_staff(self) -> None:
+        """The tenant's staff registry, saved by a manager through the admin API."""
+        for staff_id, active in STAFF:
+            person: dict[str, Any] = {
+                "name": staff_id.replace("-", " ").title(),
+                "email": f"{staff_id}@demo.example",
+                "role": "rep" if staff_id.startswith("rep-") else "agent",
+                "queues": [],
+                "time_zone": "Asia/Shanghai",
+                "locale": "zh-CN",
+                "active": active,
+            }
+            self.client.expect(201, "PUT", f"/v1/admin/staff/{staff_id}", person, key=DEMO_ADMIN_KEY)
+
+    def cart(self, member: str, at: datetime, number: int) -> dict[str, Any]:
+        self.carts += 1
+        price = f"{self.random.randint(19, 199)}.00"
+        return {
+            "event_id": f"cart-{number:05d}",
+            "type": "cart.updated",
+            "occurred_at": _stamp(at),
+            "member_id": member,
+            "channel": "web",
+            "data": {
+                "cart_id": f"c-{number:05d}",
+                "currency": "CNY",
+                "items": [
+                    {"sku": f"sku-{self.random.randint(100, 999)}", "quantity": 1, "unit_price": price}
+                ],
+            },
+        }
+
+    def carts_of_the_day(
+        self, joined: list[str], night: datetime, number: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Some shoppers leave a cart in the evening; about half order it within four
+        hours (which cancels the reminder), the others get reminded."""
+        events: list[dict[str, Any]] = []
+        for i, member in enumerate(m for m in joined if self.random.random() < CART_CHANCE):
+            left = night - timedelta(hours=6, minutes=i)
+            events.append(self.cart(member, left, self.carts + 1))
+            if self.random.random() < CART_ORDER_CHANCE:
+                number += 1
+                events.append(self.order(member, left + timedelta(hours=1), number))
+        return events, number
 
     def order(self, member: str, at: datetime, number: int) -> dict[str, Any]:
         regular = member in self.regulars
@@ -172,6 +244,7 @@ class Scenario:
         number = 0
         joined = self.joined
         waiting = list(self.members)
+        self.register_staff()
         for day in range(self.days):
             morning = START + timedelta(days=day)
             night = morning - timedelta(hours=5)  # the storefronts upload the night's activity
@@ -191,7 +264,8 @@ class Scenario:
             for i, member in enumerate(buyers):
                 number += 1
                 events.append(self.order(member, night + timedelta(minutes=30 + i % 240), number))
-            self.send(events)
+            carts, number = self.carts_of_the_day(joined, night, number)
+            self.send(events + carts)
             if day == 3:
                 self.send(events[:50])  # a storefront retries an upload: duplicates, nothing twice
             if day == min(10, self.days // 2) and self.orders:
@@ -292,6 +366,22 @@ class Scenario:
         while self.now < end:
             self.advance(to=min(end, self.now + notice))
 
+    def a_late_evening(self) -> None:
+        """A few members leave carts in the evening, member-local: their reminders come
+        due at night, wait for the end of the quiet hours and go out next morning."""
+        zone = ZoneInfo("Asia/Shanghai")
+        local = self.now.astimezone(zone)
+        evening = datetime.combine(local.date(), datetime.min.time(), tzinfo=zone) + timedelta(hours=18)
+        if evening <= self.now:
+            evening += timedelta(days=1)
+        members = self.random.sample(self.joined, min(len(self.joined), 5))
+        self.advance(to=evening + timedelta(minutes=len(members)))  # events are not accepted ahead of time
+        self.send(
+            [self.cart(m, evening + timedelta(minutes=i), self.carts + 1) for i, m in enumerate(members)]
+        )
+        self.advance(to=evening + timedelta(hours=4, minutes=30))  # 22:30: inside the quiet hours
+        self.advance(to=evening + timedelta(hours=15, minutes=30))  # 09:30 next morning
+
 
 def _check_status(redemption: dict[str, Any], status: str) -> None:
     if redemption["status"] != status:
@@ -319,7 +409,12 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         scenario.a_year_later()
-        print(f"{_stamp(scenario.now)}: reading the points story back from the API...", flush=True)
+        print(
+            f"{_stamp(scenario.now)}: a late evening of carts (care reminders wait for the morning)...",
+            flush=True,
+        )
+        scenario.a_late_evening()
+        print(f"{_stamp(scenario.now)}: reading the points and care story back from the API...", flush=True)
         summary = summarize(scenario, stack, Path(args.outbox))
     finally:
         stack.stop()
@@ -345,6 +440,9 @@ def missing_from_story(summary: dict[str, Any]) -> list[str]:
         "clawback": summary["points_clawed_back"] > 0,
         "expiry": summary["points_expired"] > 0,
         "tier change": sum(summary["tier_changes"].values()) > 0,
+        "care email": sum(summary["care"]["care_sent"].values()) > 0,
+        "care task": sum(summary["care"]["care_tasks"].values()) > 0,
+        "care skip": sum(summary["care"]["care_skipped"].values()) > 0,
     }
     return [part for part, ok in shown.items() if not ok]
 
@@ -412,20 +510,72 @@ def points_story(client: Client, members: list[str]) -> dict[str, Any]:
     }
 
 
+def care_story(client: Client, first: str, last: str) -> dict[str, Any]:
+    """Each care rule's activity from ``first`` through ``last`` (program-local days) and
+    the open care tasks, as the API returns them: sends by rule, tasks by assignee, skips
+    and deferrals by reason."""
+    rules = client.expect(200, "GET", "/v1/admin/care-rules", key=DEMO_ADMIN_KEY)["rules"]
+    sent: Counter[str] = Counter()
+    skipped: Counter[str] = Counter()
+    deferred: Counter[str] = Counter()
+    for rule in rules:
+        rule_id = rule["rule_id"]
+        for start, end in _day_ranges(first, last):
+            activity = client.expect(
+                200,
+                "GET",
+                f"/v1/admin/care-rules/{rule_id}/activity?from={start}&to={end}",
+                key=DEMO_ADMIN_KEY,
+            )
+            sent[rule_id] += activity["outcomes"]["sent"]
+            for reason, count in activity["reasons"].items():
+                if count:
+                    (deferred if reason == "quiet_hours" else skipped)[reason] += count
+    assignees: Counter[str] = Counter()
+    assigned_by: Counter[str] = Counter()
+    for task in client.pages("/v1/care-tasks", "tasks"):
+        assignees[task["assignee"]] += 1
+        assigned_by[task.get("assigned_by") or "?"] += 1
+    return {
+        "care_sent": {rule: n for rule, n in sorted(sent.items()) if n},
+        "care_tasks": dict(sorted(assignees.items())),
+        "care_tasks_by": dict(sorted(assigned_by.items())),
+        "care_skipped": dict(skipped.most_common()),
+        "care_deferred": dict(deferred.most_common()),
+    }
+
+
+def _day_ranges(first: str, last: str, days: int = 400) -> list[tuple[str, str]]:
+    """``first`` through ``last`` in ranges the activity route takes (at most 400 days)."""
+    start, end = date.fromisoformat(first), date.fromisoformat(last)
+    ranges = []
+    while start <= end:
+        stop = min(end, start + timedelta(days=days))
+        ranges.append((start.isoformat(), stop.isoformat()))
+        start = stop + timedelta(days=1)
+    return ranges
+
+
 def summarize(scenario: Scenario, stack: LocalStack, outbox: Path) -> dict[str, Any]:
     story = points_story(scenario.client, scenario.joined)
+    zone = ZoneInfo("Asia/Shanghai")
+    care = care_story(
+        scenario.client,
+        START.astimezone(zone).date().isoformat(),
+        scenario.now.astimezone(zone).date().isoformat(),
+    )
     subjects: Counter[str] = Counter()
     reports = []
     played_until = (START + timedelta(days=scenario.days)).date().isoformat()
     for path in sorted(outbox.glob("*.eml")):
-        subject = next(
-            (line[9:] for line in path.read_text().splitlines() if line.startswith("Subject: ")), ""
-        )
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        subject = str(message["Subject"] or "")
+        rule = message["X-Loyalty-Rule"]
         kind = (
             "report"
             if subject.startswith("Daily report")
-            else "birthday"
-            if subject.startswith("Happy birthday")
+            else f"care: {rule}"
+            if rule
             else "escalation"
             if subject.startswith("[Escalation]")
             else "other"
@@ -448,12 +598,16 @@ def summarize(scenario: Scenario, stack: LocalStack, outbox: Path) -> dict[str, 
         "latest_report": str(reports[-1]) if reports else None,
         "simulated_until": stack_status["now"],
         "dead_letters": sum(stack_status["dead_letters"].values()),
+        "care": {"carts_left": scenario.carts, **care},
     }
 
 
 def render(summary: dict[str, Any]) -> str:
     lines = ["", "Demo finished:"]
-    lines += [f"  {key.replace('_', ' '):<18} {value}" for key, value in summary.items()]
+    lines += [f"  {key.replace('_', ' '):<18} {value}" for key, value in summary.items() if key != "care"]
+    if "care" in summary:
+        lines += ["", "Care (default rules; read back through the admin API and /v1/care-tasks):"]
+        lines += [f"  {key.replace('_', ' '):<18} {value}" for key, value in summary["care"].items()]
     return "\n".join(lines)
 
 

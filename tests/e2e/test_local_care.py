@@ -4,10 +4,12 @@ bus (``/_local/care-events``) and its entry in the member's send ledger."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from tests.conftest import order_event, registration
-from tests.e2e.conftest import LocalClient
+from tests.e2e.conftest import LocalClient, running_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -18,6 +20,13 @@ RULE = {
     "conditions": {"all": [{"field": "event.data.total", "op": "gte", "value": 300}]},
     "actions": [{"type": "event", "detail_type": "care.big-order"}],
 }
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClient]:
+    """A stack of its own: this test moves the clock, which the shared stack's tests read."""
+    with running_stack(tmp_path_factory.mktemp("care-outbox")) as client:
+        yield client
 
 
 def test_a_rule_written_backtested_and_fired_over_http(local: LocalClient) -> None:

@@ -139,6 +139,12 @@ def test_demo_scenario_leaves_a_report_in_the_outbox(tmp_path: Path) -> None:
     balances = ast.literal_eval(summary["points balances"])
     assert expired > 0 and earned - redeemed - clawed - expired + adjusted == sum(balances.values())
     assert summary["ledger check"] == "ok"
+    # The care story, read back through the admin API: sends by rule, tasks by assignee, skips.
+    care_sent, care_tasks, care_skipped = (
+        ast.literal_eval(summary[key]) for key in ("care sent", "care tasks", "care skipped")
+    )
+    assert sum(care_sent.values()) > 0 and sum(care_tasks.values()) > 0 and sum(care_skipped.values()) > 0
+    assert set(care_tasks) <= {"rep-wang", "rep-li", "care-desk"}  # never the retired rep
     redemptions = ast.literal_eval(summary["redemptions"])
     assert redemptions["vouchers"] > 0 and redemptions["confirmed"] > 0
     assert redemptions["held at checkout"] == redemptions["confirmed"] + redemptions["cancelled or lapsed"]
@@ -149,8 +155,9 @@ def test_demo_scenario_leaves_a_report_in_the_outbox(tmp_path: Path) -> None:
     for step in ast.literal_eval(summary["tier moves"]):
         old, new = step.split("->")
         assert list(tiers).index(new) >= list(tiers).index(old) - 1  # down one level at most
-    # a year and a return window on: the first lots expired, the first tiers were reviewed
-    assert summary["simulated until"].startswith("2027-03-21")
+    # a year and a return window on: the first lots expired, the first tiers were reviewed;
+    # then a late evening of carts, reminded at 09:30 the next morning (Shanghai)
+    assert summary["simulated until"] == "2027-03-22T01:30:00.000Z"
 
     # One report a day, every day, from the played days through the quiet year after.
     days = sorted(p.name.split("daily-report-")[1][:10] for p in outbox.glob("*daily-report-*.eml"))

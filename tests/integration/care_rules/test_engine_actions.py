@@ -197,3 +197,16 @@ def test_points_notices_fire_their_rules_with_their_figures(aws: Env) -> None:
     assert text is not None
     body = text.get_content()
     assert "150" in body and ("2026" in body or "4月1日" in body or "4 月 1 日" in body), body
+
+
+def test_a_resolved_ticket_sends_the_csat_survey_with_the_ticket(aws: Env) -> None:
+    from email import message_from_string, policy
+
+    _member(aws, "ivy")
+    data = {"ticket_id": "tk-77", "subject": "Broken zipper"}
+    _system(aws, "ivy", "sys:ticket:tk-77:resolved", "ticket.resolved", data)
+    deliver(aws, DAY0 + timedelta(minutes=5))
+    assert outcomes(aws, "ivy", "ticket-csat") == [("sent", None)]
+    raw = [m.raw_data for m in aws.sent_emails() if "X-Loyalty-Rule: ticket-csat" in m.raw_data]
+    text = message_from_string(raw[0], policy=policy.default).get_body(preferencelist=("plain",))
+    assert text is not None and "tk-77" in text.get_content() + str(message_from_string(raw[0])["Subject"])
