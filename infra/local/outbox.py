@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import re
 import threading
+from email import message_from_string, policy
 from pathlib import Path
 from typing import Any
+
+
+def _slug(raw: str) -> str:
+    """A file name for a message: a care email by its rule (its subject is in the member's
+    language), any other by its subject."""
+    message = message_from_string(raw, policy=policy.default)
+    rule = message["X-Loyalty-Rule"]
+    name = f"care {rule}" if rule else str(message["Subject"] or "message")
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "message"
 
 
 class Outbox:
@@ -34,10 +44,7 @@ class Outbox:
                 raw = getattr(message, "raw_data", None)
                 if raw is None:  # SendEmail (not raw): rebuild a minimal message
                     raw = f"From: {message.source}\r\nSubject: {message.subject}\r\n\r\n{message.body}"
-                subject = re.search(r"^Subject: (.*)$", raw, re.MULTILINE)
-                slug = re.sub(r"[^a-z0-9]+", "-", (subject.group(1) if subject else "message").lower()).strip(
-                    "-"
-                )
+                slug = _slug(raw)
                 path = self.folder / f"{self._written:05d}-{slug[:60]}.eml"
                 path.write_text(raw, encoding="utf-8")
                 paths.append(path)
