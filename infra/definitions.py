@@ -413,6 +413,19 @@ def program_config_json() -> str:
     return config.model_dump_json(exclude_defaults=False)
 
 
+SERVICE_CONFIG_FILE = CONFIG_FILE.parent / "service.yaml"
+
+
+def service_config_json() -> str:
+    """config/service.yaml (calendars and SLA policies), validated, as compact JSON."""
+    import yaml
+
+    from tickets.service_config import ServiceConfig
+
+    config = ServiceConfig.model_validate(yaml.safe_load(SERVICE_CONFIG_FILE.read_text()) or {})
+    return config.model_dump_json(exclude_defaults=False)
+
+
 CARE_RULES_FILE = CONFIG_FILE.parent / "care_rules.yaml"
 
 

@@ -154,7 +154,10 @@ def code_excludes(package: str) -> list[str]:
 # bundling installs the target platform's wheels with pip (no Docker); where that fails, CDK
 # falls back to the SAM build image of the runtime and architecture. Synthesis with the
 # context ``aws:cdk:bundling-stacks`` set to ``[]`` (the tests) skips bundling altogether.
-BUNDLED_REQUIREMENTS: dict[str, tuple[str, ...]] = {"care_rules": ("jinja2", "css-inline")}
+BUNDLED_REQUIREMENTS: dict[str, tuple[str, ...]] = {
+    "care_rules": ("jinja2", "css-inline"),
+    "tickets": ("holidays",),  # the business-hours calendars' public holidays and make-up workdays
+}
 PIP_PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 BUILD_IMAGE = f"public.ecr.aws/sam/build-{PYTHON_RUNTIME}"
 

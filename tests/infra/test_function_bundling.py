@@ -1,8 +1,9 @@
-"""The care_rules functions carry their third-party packages (Jinja2, css-inline) in
-their own code asset: the requirement list comes from requirements.txt, local bundling
-installs the target platform's wheels next to the package sources, and the other
-function packages stay plain directory assets. The shared synth skips bundling (offline);
-here one small stack is bundled with pip replaced by a stand-in."""
+"""The care_rules functions carry their third-party packages (Jinja2, css-inline) and the
+tickets functions theirs (holidays) in their own code asset: the requirement list comes
+from requirements.txt, local bundling installs the target platform's wheels next to the
+package sources, and the other function packages stay plain directory assets. The shared
+synth skips bundling (offline); here one small stack is bundled with pip replaced by a
+stand-in."""
 
 from __future__ import annotations
 
@@ -25,7 +26,16 @@ def test_the_care_rules_requirements_are_the_pinned_ones() -> None:
     care = functions.pinned_requirements("care_rules")
     assert [p.split("==")[0] for p in care] == ["jinja2", "css-inline"]
     assert all(f"{p}\n" in pins for p in care)
-    assert {fn.package for fn in FUNCTIONS if functions.pinned_requirements(fn.package)} == {"care_rules"}
+    assert {fn.package for fn in FUNCTIONS if functions.pinned_requirements(fn.package)} == {
+        "care_rules",
+        "tickets",
+    }
+
+
+def test_the_tickets_requirements_are_the_pinned_ones() -> None:
+    pins = (functions.REPO_ROOT / "requirements.txt").read_text()
+    assert functions.pinned_requirements("tickets") == ["holidays==0.109"]
+    assert "holidays==0.109\n" in pins
 
 
 def test_pip_installs_wheels_of_the_function_platform_only() -> None:
@@ -75,6 +85,25 @@ def test_the_care_rules_asset_is_bundled_with_its_packages(
     assert (asset / "care_rules" / "templates" / "tier-changed.en.jinja").is_file()
     assert not list(asset.rglob("__pycache__"))
     assert not (asset / "points").exists()  # only its own package
+
+
+def test_the_tickets_asset_is_bundled_with_holidays(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[list[str]] = []
+
+    def fake_pip(requirements: list[str], target: str) -> list[str]:
+        calls.append(requirements)
+        script = (
+            f"import pathlib; p = pathlib.Path({target!r}, 'holidays'); p.mkdir()\n"
+            "(p / '__init__.py').touch()"
+        )
+        return [sys.executable, "-c", script]
+
+    monkeypatch.setattr(functions, "pip_install_command", fake_pip)
+    asset = _bundled_stack(tmp_path, "tickets")
+    assert calls == [["holidays==0.109"]]
+    assert (asset / "holidays" / "__init__.py").is_file()
+    assert (asset / "tickets" / "api.py").is_file()
+    assert not (asset / "care_rules").exists() and not (asset / "jinja2").exists()
 
 
 def test_other_packages_are_not_bundled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

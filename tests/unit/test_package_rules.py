@@ -42,6 +42,8 @@ PURE = (
     "care_rules/tasks.py",
     "reports/logic.py",
     "tickets/logic.py",
+    "tickets/calendar.py",
+    "tickets/service_config.py",
     "points/logic.py",
     "points/operation.py",
     "points/store.py",
