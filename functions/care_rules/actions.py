@@ -26,7 +26,7 @@ from care_rules.context import Context
 from care_rules.engine import Facts
 from care_rules.firings import Entry
 from care_rules.rules import EmailAction, EventAction, PointsAction, TaskAction, duration
-from loyalty import aws, staff
+from loyalty import aws, staff, unsubscribe
 from loyalty.dynamo import is_condition_failure
 from loyalty.events.stored import event_item
 from loyalty.once import Delivery, deliver, perform
@@ -44,12 +44,12 @@ def send_email(
 ) -> Entry | str:
     tenant, member = str(firing["tenant_id"]), facts.member_id
     locale = compose.member_locale(facts, ctx.program.locale)
-    link = ctx.unsubscribe_url(tenant, member)
+    link = ctx.unsubscribe(tenant, member)
     variables = compose.variables(
         facts, event, locale=locale, program_name=ctx.program.care.program_name, unsubscribe_url=link
     )
     rendered = rendering.render(action.template, locale, variables, ctx.overrides(tenant))
-    headers = ctx.unsubscribe_headers(link) if action.marketing and link else None
+    headers = unsubscribe.headers(link) if action.marketing and link else None
     message = compose.email(
         str(facts.email),
         rendered,

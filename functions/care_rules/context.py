@@ -24,7 +24,6 @@ class Context:
     bus: str | None = None
     # (tenant, member) -> the member's unsubscribe URL, or None when none can be made
     unsubscribe: Callable[[str, str], str | None] = lambda tenant, member: None
-    headers: Callable[[str], dict[str, str]] = lambda url: {}
     _versions: dict[tuple[str, str, int], StoredRule | None] = field(default_factory=dict)
     _current: dict[tuple[str, str], StoredRule | None] = field(default_factory=dict)
     _overrides: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -45,9 +44,3 @@ class Context:
         if tenant not in self._overrides:
             self._overrides[tenant] = template_store.overrides(self.table, tenant)
         return self._overrides[tenant]
-
-    def unsubscribe_url(self, tenant: str, member: str) -> str | None:
-        return self.unsubscribe(tenant, member)
-
-    def unsubscribe_headers(self, url: str) -> dict[str, str]:
-        return self.headers(url)

@@ -283,10 +283,3 @@ def date_keys(day: date, offset_days: int, leap_day: str = "feb28") -> list[str]
 
 def local_at(day: date, at: str, zone: ZoneInfo) -> datetime:
     return wall_time(day, clock(at), zone)
-
-
-def member_day(profile_date: str | None, day: date, offset_days: int, leap_day: str) -> bool:
-    """Whether a stored date (``YYYY-MM-DD`` or ``--MM-DD``) is celebrated on ``day``."""
-    if not profile_date or len(profile_date) < 5:
-        return False
-    return profile_date[-5:] in date_keys(day, offset_days, leap_day)

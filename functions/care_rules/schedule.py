@@ -143,18 +143,13 @@ class Dates(jobs.DayJob[DatesRun, DateItem]):
 
 def engine_context(at: datetime) -> Context:
     settings = get_settings()
-    keys_of = None
 
     def link(tenant: str, member: str) -> str | None:
-        nonlocal keys_of
         if not settings.public_api_url or not settings.unsubscribe_secret:
             return None
-        if keys_of is None:
-            from loyalty import secrets
+        from loyalty import secrets  # Powertools Parameters caches the keys (five minutes)
 
-            keys_of = secrets.unsubscribe_keys()
-        token = unsubscribe.sign(keys_of[0], tenant, member, at + unsubscribe.TOKEN_LIFETIME)
-        return unsubscribe.url(settings.public_api_url, token)
+        return unsubscribe.link(secrets.unsubscribe_keys(), settings.public_api_url, tenant, member, at)
 
     return Context(
         table=settings.require("loyalty_table"),
@@ -165,7 +160,6 @@ def engine_context(at: datetime) -> Context:
         now=at,
         bus=settings.care_event_bus or None,
         unsubscribe=link,
-        headers=unsubscribe.headers,
     )
 
 

@@ -200,8 +200,6 @@ def test_date_keys(day: date, offset: int, leap_day: str, expected: list[str]) -
 def test_a_date_trigger_is_at_the_local_time_in_the_member_zone() -> None:
     assert engine.local_at(date(2026, 3, 29), "09:00", BERLIN) == datetime(2026, 3, 29, 7, 0, tzinfo=UTC)
     assert engine.local_at(date(2026, 3, 28), "09:00", BERLIN) == datetime(2026, 3, 28, 8, 0, tzinfo=UTC)
-    assert engine.member_day("2000-02-29", date(2026, 2, 28), 0, "feb28")
-    assert not engine.member_day(None, date(2026, 2, 28), 0, "feb28")
 
 
 def test_the_member_zone_falls_back_to_the_tenant() -> None:
