@@ -68,6 +68,7 @@ bench: venv
 	$(PY) -m bench.run
 	$(PY) -m bench.points
 	$(PY) -m bench.care
+	$(PY) -m bench.tickets
 	$(PY) -m bench.cold_start
 
 ## Deploy to the AWS account of the current credentials (needs the aws-cdk CLI). Deployment

@@ -102,6 +102,7 @@ class FunctionDef:
     sends_email: bool = False
     writes_reports: bool = False
     reads_care_rules: bool = False  # may seed a tenant's default care rules (CARE_RULES_PARAMETER)
+    reads_service_config: bool = False  # the service desk's calendars and policies (SERVICE_CONFIG_PARAMETER)
     uses_unsubscribe_key: bool = False  # signs or verifies unsubscribe links (UNSUBSCRIBE_SECRET)
     publishes_care_events: bool = False  # puts care rules' event actions on the care bus (CARE_EVENT_BUS)
     memory_mb: int = 512
@@ -136,7 +137,9 @@ LOYALTY_TABLE = TableDef(
     sort_key="sk",
     indexes=(
         # Birthdays: gsi1pk = T#<tenant>#BD#<mm-dd>, gsi1sk = <member>
-        # Ticket SLA due: gsi1pk = T#<tenant>#DUE#ticket, gsi1sk = <due_at>#<ticket>
+        # Ticket timers: gsi1pk = T#<tenant>#DUE#ticket, gsi1sk = <timer_at>#<ticket>
+        # Ticket lists (tickets/layout.py): T#<t>#TKS#<status>, T#<t>#TKA#<assignee>, T#<t>#TKALL (gsi1);
+        #   T#<t>#TKQ#<queue>, T#<t>#TKB (breaching) (gsi2)
         # Member state due: gsi1pk = T#<tenant>#DUE#member#<shard>, gsi1sk = <next_change_at>#<member>
         # Points due: gsi1pk = T#<tenant>#DUE#points#<shard>, gsi1sk = <next_due>#<member>
         # Care tasks by status: gsi1pk = T#<tenant>#TASKS#<status>, gsi1sk = <assignee>#<due_at>#<task>
@@ -334,22 +337,41 @@ TICKETS_API = FunctionDef(
     logical_id="TicketsApi",
     handler="tickets.api.lambda_handler",
     description="Service tickets",
-    tables={"LoyaltyTable": "write", "IdempotencyTable": "write"},
+    # EventsTable write: the ticket.resolved events, in the ticket's own transaction.
+    tables={"LoyaltyTable": "write", "EventsTable": "write", "IdempotencyTable": "write"},
     routes=(
         RouteDef("POST", "/v1/tickets"),
+        RouteDef("GET", "/v1/tickets"),
         RouteDef("GET", "/v1/tickets/{ticket_id}"),
+        RouteDef("PATCH", "/v1/tickets/{ticket_id}"),
+        RouteDef("POST", "/v1/tickets/{ticket_id}/messages"),
         RouteDef("POST", "/v1/tickets/{ticket_id}/replies"),
     ),
+    reads_service_config=True,
 )
 
 TICKETS_ESCALATION = FunctionDef(
     logical_id="TicketsEscalation",
     handler="tickets.schedule.lambda_handler",
-    description="Escalates tickets past their first-response due time",
-    tables={"LoyaltyTable": "write"},
-    schedules=(ScheduleDef("ticket-escalation", "cron(0/15 * * * ? *)", PROGRAM_TIME_ZONE, "escalate"),),
+    description="Ticket timers: escalation levels, assignment when a shift starts, closing resolved tickets",
+    # EventsTable write: the ticket.escalated events, in the ticket's own transaction.
+    tables={"LoyaltyTable": "write", "EventsTable": "write"},
+    # Every minute: escalation notices are due to the minute (the timer index holds only what is due).
+    schedules=(ScheduleDef("ticket-escalation", "cron(* * * * ? *)", PROGRAM_TIME_ZONE, "escalate"),),
     sends_email=True,
+    reads_service_config=True,
     timeout_seconds=300,
+)
+
+TICKETS_EVENTS = FunctionDef(
+    logical_id="TicketsEvents",
+    handler="tickets.stream.lambda_handler",
+    description="Service tickets from the event stream: CSAT answers",
+    tables={"LoyaltyTable": "write"},
+    stream=StreamSourceDef(
+        table="EventsTable", batch_size=25, max_retries=3, event_types=("survey.answered",)
+    ),
+    reads_service_config=True,
 )
 
 REPORTS = FunctionDef(
@@ -385,6 +407,7 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
     CARE_RULES,
     CARE_RULES_API,
     TICKETS_API,
+    TICKETS_EVENTS,
     TICKETS_ESCALATION,
     REPORTS,
     MEMBER_REFRESH,
@@ -462,6 +485,8 @@ def uses_storefront_rate_limit(fn: FunctionDef) -> bool:
 PROGRAM_CONFIG_PARAMETER = "/loyalty/program-config"
 # The default care rules (config/care_rules.yaml), read by the functions that seed them.
 CARE_RULES_PARAMETER = "/loyalty/care-rules-defaults"
+# The service desk's calendars and SLA policies (config/service.yaml), read by the ticket functions.
+SERVICE_CONFIG_PARAMETER = "/loyalty/service-config"
 # The unsubscribe signing keys (Secrets Manager; a deployment names its own secret).
 UNSUBSCRIBE_SECRET_NAME = "/loyalty/unsubscribe-key"  # noqa: S105 - a name, not a value
 # The EventBridge bus of care rules' event actions (a deployment names its own: <stack>-care).
@@ -499,6 +524,7 @@ def function_environment(
     sender_email: str,
     program_config_parameter: str = PROGRAM_CONFIG_PARAMETER,
     care_rules_parameter: str = CARE_RULES_PARAMETER,
+    service_config_parameter: str = SERVICE_CONFIG_PARAMETER,
     storefront_rate_limit: int = STOREFRONT_RATE_LIMIT,
     api_rate_limit: int = API_THROTTLE_RATE,
     unsubscribe_secret: str = UNSUBSCRIBE_SECRET_NAME,
@@ -519,6 +545,8 @@ def function_environment(
         env["SENDER_EMAIL"] = sender_email
     if fn.reads_care_rules:
         env["CARE_RULES_PARAMETER"] = care_rules_parameter
+    if fn.reads_service_config:
+        env["SERVICE_CONFIG_PARAMETER"] = service_config_parameter
     if fn.uses_unsubscribe_key:
         env["UNSUBSCRIBE_SECRET"] = unsubscribe_secret
     if needs_public_api_url(fn):

@@ -19,6 +19,8 @@ class StaffOut(BaseModel):
     active: bool = Field(description="false: retired (kept, with its history in the audit trail)")
     version: int = Field(ge=1, description="1 on creation, one more for each change")
     saved_at: str = Field(description="When this version was saved (RFC 3339)")
+    calendar: str = Field(description="The business-hours calendar the person works")
+    max_open: int = Field(ge=1, description="The most open tickets the person is assigned")
 
 
 class StaffListOut(BaseModel):
@@ -38,4 +40,6 @@ def staff_out(person: Staff) -> StaffOut:
         active=person.active,
         version=person.version,
         saved_at=person.saved_at,
+        calendar=person.calendar,
+        max_open=person.max_open,
     )

@@ -1,9 +1,10 @@
-"""Service tickets API: open a ticket, read it, reply to it. The handler maps each request
-to the ticket rules (``tickets.logic``, which know no API models) and each ticket to its
-response (``_out``).
+"""Service tickets API: open, list, read, change and message tickets. Each route parses
+the request, calls one use case of ``tickets.desk`` and maps the answer
+(``tickets.views``).
 
-POST requests honour an optional ``Idempotency-Key`` header (Powertools
-idempotency): a retried request returns the first response and writes nothing."""
+POST and PATCH requests honour an optional ``Idempotency-Key`` header (Powertools
+idempotency), scoped to the ticket: a retried request returns the first response and
+writes nothing."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from functools import lru_cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
@@ -37,12 +38,15 @@ from loyalty.api import (
     request_time,
     resolve,
 )
-from loyalty.errors import Conflict, NotFound
+from loyalty.errors import Conflict
 from loyalty.observability import logger_for, metrics_for, tracer_for
 from loyalty.settings import get_settings
-from loyalty.timeutil import from_epoch_ms, iso, local_day
-from tickets import logic
-from tickets.models import ReplyIn, TicketIn, TicketOut
+from loyalty.staff import IDENTIFIER_PATTERN
+from loyalty.timeutil import from_epoch_ms
+from tickets import desk, lists, views
+from tickets.config_source import service_config
+from tickets.domain import Status
+from tickets.models import MessageIn, ReplyIn, TicketIn, TicketOut, TicketPage, TicketPatchIn
 from tickets.repository import TicketStore
 
 logger = logger_for(__name__)
@@ -53,7 +57,7 @@ app = create_resolver(logger)
 TicketId = Annotated[str, Path(min_length=4, max_length=64, pattern=r"^tk_[0-9a-f]+$")]
 IdempotencyKey = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", min_length=1, max_length=128, description="Makes a retried POST safe"),
+    Header(alias="Idempotency-Key", min_length=1, max_length=128, description="Makes a retried request safe"),
 ]
 IDEMPOTENCY_CONFIG = IdempotencyConfig(
     event_key_jmespath="[tenant_id, operation, ticket_id, idempotency_key]",  # a key is per ticket
@@ -65,6 +69,7 @@ IDEMPOTENCY_CONFIG = IdempotencyConfig(
 class Command(BaseModel):
     tenant_id: str
     channel: str
+    actor: str
     operation: str
     idempotency_key: str | None
     payload: dict[str, Any]
@@ -77,54 +82,27 @@ def _persistence() -> DynamoDBPersistenceLayer:
     return DynamoDBPersistenceLayer(table_name=get_settings().require("idempotency_table"))
 
 
-def _out(ticket: logic.Ticket) -> TicketOut:
-    """The API's view of a ticket (a ticket is open until closing is supported)."""
-    return TicketOut(
-        ticket_id=ticket.ticket_id,
-        subject=ticket.subject,
-        description=ticket.description,
-        member_id=ticket.member_id,
-        priority=ticket.priority,
-        status="open",
-        channel=ticket.channel,
-        created_at=ticket.created_at,
-        first_response_due_at=ticket.first_response_due_at,
-        first_response_at=ticket.first_response_at,
-        escalated_at=ticket.escalated_at,
-    )
-
-
 def _store() -> TicketStore:
-    return TicketStore(get_settings().require("loyalty_table"))
+    settings = get_settings()
+    return TicketStore(settings.require("loyalty_table"), settings.require("events_table"))
+
+
+def _desk(now_ms: int) -> desk.Desk:
+    return desk.Desk(store=_store(), config=service_config(), tz=get_settings().tz, now=from_epoch_ms(now_ms))
 
 
 def _execute(command: Command) -> TicketOut:
-    now = from_epoch_ms(command.now_ms)
-    store = _store()
+    here = _desk(command.now_ms)
+    tenant, ticket_id, payload = command.tenant_id, command.ticket_id or "", command.payload
     if command.operation == "open":
-        request = TicketIn.model_validate(command.payload)
-        ticket = logic.open_ticket(
-            command.tenant_id,
-            command.channel,
-            now,
-            subject=request.subject,
-            description=request.description,
-            member_id=request.member_id,
-            priority=request.priority,
-        )
-        store.create(ticket, local_day(now, get_settings().tz).isoformat())
+        found = desk.open_ticket(here, tenant, command.channel, TicketIn.model_validate(payload).model_dump())
         metrics.add_metric(name="TicketsOpened", unit=MetricUnit.Count, value=1)
-        return _out(ticket)
-    ticket_id = command.ticket_id or ""
-    existing = store.get(command.tenant_id, ticket_id)
-    if existing is None:
-        raise NotFound("no such ticket", field="ticket_id")
-    reply = ReplyIn.model_validate(command.payload)
-    store.add_reply(existing, logic.new_ticket_id(now), reply.author, reply.body, at=iso(now))
-    updated = store.get(command.tenant_id, ticket_id)
-    if updated is None:
-        raise NotFound("no such ticket", field="ticket_id")
-    return _out(updated)
+    elif command.operation == "patch":
+        found = desk.patch_ticket(here, tenant, ticket_id, command.actor, payload)
+    else:
+        message = MessageIn.model_validate(payload)
+        found = desk.post_message(here, tenant, ticket_id, message.kind, message.author, message.body)
+    return views.ticket_out(found)
 
 
 def _run(command: Command) -> TicketOut:
@@ -149,74 +127,129 @@ def _run(command: Command) -> TicketOut:
         ) from err
 
 
-def _command(operation: str, payload: BaseModel, key: str | None, ticket_id: str | None = None) -> Command:
+def _command(
+    operation: str, payload: dict[str, Any], key: str | None, ticket_id: str | None = None
+) -> Command:
     who = caller(app, scope="tickets:write")
     return Command(
         tenant_id=who.tenant_id,
         channel=who.channel,
+        actor=payload.pop("by", None) or f"key:{who.key_id or who.channel}",
         operation=operation,
         idempotency_key=key,
-        payload=payload.model_dump(mode="json"),
+        payload=payload,
         ticket_id=ticket_id,
         now_ms=int(request_time(app).timestamp() * 1000),
     )
 
 
-_CONFLICT = json_response("Idempotency-Key reused with another request", ErrorResponse)
+def _created(ticket: TicketOut) -> Response[Any]:
+    return Response(201, "application/json", ticket.model_dump_json())
+
+
+_CONFLICT = json_response("Idempotency-Key reused, an invalid transition, or a closed ticket", ErrorResponse)
 _MISSING = json_response("Unknown ticket", ErrorResponse)
+_TICKET_RESPONSES: dict[int, Any] = {404: _MISSING, 409: _CONFLICT, **ERROR_RESPONSES}
 
 
 @app.post(
     "/v1/tickets",
-    summary="Open a service ticket",
-    responses={
-        201: json_response("Opened", TicketOut),
-        409: _CONFLICT,
-        **ERROR_RESPONSES,
-    },
+    summary="Open a service ticket; it is assigned and gets its SLA",
+    responses={201: json_response("Opened", TicketOut), 409: _CONFLICT, **ERROR_RESPONSES},
     security=SECURITY,
     tags=["tickets"],
 )
 def post_ticket(body: Annotated[TicketIn, Body()], idempotency_key: IdempotencyKey = None) -> Response[Any]:
-    ticket = _run(_command("open", body, idempotency_key))
-    return Response(201, "application/json", ticket.model_dump_json())
+    return _created(_run(_command("open", body.model_dump(mode="json"), idempotency_key)))
+
+
+@app.get(
+    "/v1/tickets",
+    summary="List tickets by status, assignee, queue or member, or those breaching their SLA",
+    responses={200: json_response("A page of tickets", TicketPage), **ERROR_RESPONSES},
+    security=SECURITY,
+    tags=["tickets"],
+)
+def list_tickets(
+    status: Annotated[Status | None, Query()] = None,
+    assignee: Annotated[
+        str | None,
+        Query(max_length=64, pattern=f"^-$|{IDENTIFIER_PATTERN}", description="A staff id; - for nobody"),
+    ] = None,
+    queue: Annotated[str | None, Query(max_length=64, pattern=IDENTIFIER_PATTERN)] = None,
+    member_id: Annotated[
+        str | None, Query(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@/+\-]+$")
+    ] = None,
+    breaching: Annotated[
+        bool, Query(description="Only tickets past or within the warning lead of a due time")
+    ] = False,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> TicketPage:
+    tenant = caller(app, scope="tickets:read").tenant_id
+    now = request_time(app)
+    filters = lists.Filters(
+        status=status, assignee=assignee, queue=queue, member_id=member_id, breaching=breaching
+    )
+    found, next_cursor = lists.list_tickets(
+        get_settings().require("loyalty_table"), tenant, filters, now, limit, cursor
+    )
+    return TicketPage(items=[views.summary_out(item, now) for item in found], next_cursor=next_cursor)
 
 
 @app.get(
     "/v1/tickets/<ticket_id>",
-    summary="Read a ticket",
-    responses={
-        200: json_response("The ticket", TicketOut),
-        404: _MISSING,
-        **ERROR_RESPONSES,
-    },
+    summary="Read a ticket with its SLA, metrics, messages and history",
+    responses={200: json_response("The ticket", TicketOut), 404: _MISSING, **ERROR_RESPONSES},
     security=SECURITY,
     tags=["tickets"],
 )
 def get_ticket(ticket_id: TicketId) -> TicketOut:
-    ticket = _store().get(caller(app, scope="tickets:read").tenant_id, ticket_id)
-    if ticket is None:
-        raise NotFound("no such ticket", field="ticket_id")
-    return _out(ticket)
+    tenant = caller(app, scope="tickets:read").tenant_id
+    return views.ticket_out(desk.read(_desk(int(request_time(app).timestamp() * 1000)), tenant, ticket_id))
+
+
+@app.patch(
+    "/v1/tickets/<ticket_id>",
+    summary="Change a ticket's status, priority, category or assignee",
+    responses={200: json_response("The ticket", TicketOut), **_TICKET_RESPONSES},
+    security=SECURITY,
+    tags=["tickets"],
+)
+def patch_ticket(
+    ticket_id: TicketId, body: Annotated[TicketPatchIn, Body()], idempotency_key: IdempotencyKey = None
+) -> TicketOut:
+    payload = body.model_dump(mode="json", exclude_unset=True)
+    return _run(_command("patch", payload, idempotency_key, ticket_id=ticket_id))
+
+
+@app.post(
+    "/v1/tickets/<ticket_id>/messages",
+    summary="Add a public reply, an internal note or a customer message",
+    responses={201: json_response("Message recorded", TicketOut), **_TICKET_RESPONSES},
+    security=SECURITY,
+    tags=["tickets"],
+)
+def post_message(
+    ticket_id: TicketId, body: Annotated[MessageIn, Body()], idempotency_key: IdempotencyKey = None
+) -> Response[Any]:
+    return _created(
+        _run(_command("message", body.model_dump(mode="json"), idempotency_key, ticket_id=ticket_id))
+    )
 
 
 @app.post(
     "/v1/tickets/<ticket_id>/replies",
-    summary="Reply to a ticket; the first reply meets the first-response SLA",
-    responses={
-        201: json_response("Reply recorded", TicketOut),
-        404: _MISSING,
-        409: _CONFLICT,
-        **ERROR_RESPONSES,
-    },
+    summary="Reply to a ticket (a public reply: the same as a message of kind reply)",
+    responses={201: json_response("Reply recorded", TicketOut), **_TICKET_RESPONSES},
     security=SECURITY,
     tags=["tickets"],
 )
 def post_reply(
     ticket_id: TicketId, body: Annotated[ReplyIn, Body()], idempotency_key: IdempotencyKey = None
 ) -> Response[Any]:
-    ticket = _run(_command("reply", body, idempotency_key, ticket_id=ticket_id))
-    return Response(201, "application/json", ticket.model_dump_json())
+    payload = {"kind": "reply", **body.model_dump(mode="json")}
+    return _created(_run(_command("message", payload, idempotency_key, ticket_id=ticket_id)))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

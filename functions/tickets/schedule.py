@@ -1,16 +1,20 @@
-"""Scheduled: escalate tickets whose first response is overdue, once each.
+"""Scheduled every minute: run each ticket's timer when it is due — close a ticket
+resolved for seven days, assign a waiting ticket when a shift starts, and send each
+escalation notice (warning, breach, managers) once.
 
-A due-index job of the shared outline (``loyalty.jobs.DueJob``): it reads the sparse
-SLA index up to the schedule time, so a missed run, or a run that nears the end of its
-invocation and stops taking tickets, leaves the rest due for the next run.
-
-Each ticket is an item of its own: a ticket whose escalation fails is recorded,
-retried by the next runs and parked after ``jobs.MAX_ATTEMPTS`` of them (it stays
-in the SLA index, unescalated, listed by ``python -m infra.ops failures``), while
-the other tickets and tenants are escalated."""
+A due-index job of the shared outline (``loyalty.jobs.DueJob``): it reads the ticket
+timer index up to the schedule time, so its cost grows with the tickets due, not with
+all tickets, and a missed run leaves them due for the next one. Each notice's emails are
+sent under a claim per notice and locale (``loyalty.once``), and the notice is then
+recorded on the ticket with its ``ticket.escalated`` event in one transaction
+(``tickets.desk.run_timer``), so a redelivered invocation, an overlapping run or a
+retried commit sends nothing twice. A ticket whose timer keeps failing is recorded,
+retried by the next runs and parked after ``jobs.MAX_ATTEMPTS`` of them (listed by
+``python -m infra.ops failures``), while the other tickets are handled."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,71 +25,106 @@ from loyalty import jobs, keys
 from loyalty.jobs import ScheduledInvocation
 from loyalty.observability import logger_for, metrics_for, tracer_for
 from loyalty.once import Delivery, deliver
+from loyalty.program import get_program
 from loyalty.settings import get_settings
 from loyalty.tenants import Tenant
-from loyalty.timeutil import iso, local_day
-from tickets import logic
-from tickets.logic import Ticket
+from tickets import desk, escalation, layout, logic
+from tickets.config_source import service_config
+from tickets.domain import Notification, Sla, Ticket
 from tickets.repository import TicketStore
 
 logger = logger_for(__name__)
 tracer = tracer_for(__name__)
 metrics = metrics_for(__name__)
 
-JOB = "escalate"
+JOB = "escalate"  # the name its schedule, failure records and operations use
 
 
-class EscalationRun(jobs.JobRun):
-    escalated: int = 0
+class NoticeInFlight(Exception):
+    """Another run holds a live claim on one of the notice's emails: left due."""
+
+
+class TimerRun(jobs.JobRun):
+    notices: int = 0
+    assigned: int = 0
+    closed: int = 0
     waiting: int = 0  # tickets another run holds a live claim on: left due
+    unaddressed: int = 0  # notices with nobody to email (no lead, no manager): recorded, event only
 
 
-class Escalations(jobs.DueJob[EscalationRun, Ticket]):
+class TicketTimers(jobs.DueJob[TimerRun, str]):
     name = JOB
-    item_label = "ticket escalation"
-    items_label = "escalations"
+    item_label = "ticket timer"
+    items_label = "ticket timers"
 
     def __init__(self, invocation: ScheduledInvocation, context: Any = None) -> None:
-        super().__init__(invocation, EscalationRun(), context=context, logger=logger, metrics=metrics)
+        super().__init__(invocation, TimerRun(), context=context, logger=logger, metrics=metrics)
         settings = get_settings()
-        self.store = TicketStore(self.table)
+        self.store = TicketStore(self.table, settings.require("events_table"))
         self.sender = settings.require("sender_email")
-        self.day = local_day(self.at, settings.tz).isoformat()
+        self.desk = desk.Desk(store=self.store, config=service_config(), tz=settings.tz, now=self.at)
+        self.locale = get_program().locale
 
-    def items_of(self, tenant: Tenant) -> Iterable[Ticket]:
-        return (t for t in self.store.overdue(tenant.tenant_id, iso(self.at)) if logic.is_overdue(t, self.at))
+    def items_of(self, tenant: Tenant) -> Iterable[str]:
+        return self.store.timers_due(tenant.tenant_id, self.at)
 
-    def key_of(self, ticket: Ticket) -> str:
-        return ticket.ticket_id
+    def key_of(self, ticket_id: str) -> str:
+        return ticket_id
 
-    def log_fields(self, ticket: Ticket) -> dict[str, Any]:
-        return {"ticket_id": ticket.ticket_id}
+    def log_fields(self, ticket_id: str) -> dict[str, Any]:
+        return {"ticket_id": ticket_id}
 
-    def handle(self, tenant: Tenant, ticket: Ticket) -> jobs.Outcome:
-        delivery = deliver(
-            self.table,
-            keys.ticket_pk(ticket.tenant_id, ticket.ticket_id),
-            "DELIVERY#escalation",
-            self.sender,
-            logic.escalation_email(ticket, tenant.escalation_emails),
-            self.at,
-        )
-        if delivery is Delivery.IN_FLIGHT:
+    def _send(self, tenant: Tenant) -> desk.Send:
+        def send(ticket: Ticket, notice: Notification, sla: Sla) -> None:
+            staff = self.store.staff_view(tenant.tenant_id).staff
+            to = escalation.recipients(
+                notice, ticket, staff, tenant.escalation_emails, default_locale=self.locale
+            )
+            if not to:
+                self.run.unaddressed += 1
+                return
+            by_locale: dict[str, list[str]] = defaultdict(list)
+            for address, locale in to:
+                by_locale[locale].append(address)
+            calendar = self.desk.config.calendar(logic.applied_policy(ticket, self.desk.config).calendar)
+            for locale, addresses in sorted(by_locale.items()):
+                message = escalation.email(ticket, notice, addresses, locale, sla=sla, calendar=calendar)
+                pk = keys.ticket_pk(ticket.tenant_id, ticket.ticket_id)
+                sk = layout.claim_sk(f"{notice.claim}#{locale}")
+                if deliver(self.table, pk, sk, self.sender, message, self.at) is Delivery.IN_FLIGHT:
+                    raise NoticeInFlight(ticket.ticket_id)
+
+        return send
+
+    def handle(self, tenant: Tenant, ticket_id: str) -> jobs.Outcome:
+        try:
+            result = desk.run_timer(
+                self.desk,
+                tenant.tenant_id,
+                ticket_id,
+                self._send(tenant),
+                desk.owner_for(self.store, tenant.tenant_id),
+            )
+        except NoticeInFlight:
             self.run.waiting += 1
             return jobs.Outcome.WAITING
-        self.run.escalated += int(self.store.mark_escalated(ticket, iso(self.at), self.day))
+        self.run.notices += result.notices
+        self.run.assigned += int(result.assigned)
+        self.run.closed += int(result.closed)
         return jobs.Outcome.DONE
 
     def add_metrics(self) -> None:
-        self.metrics.add_metric(name="TicketsEscalated", unit=MetricUnit.Count, value=self.run.escalated)
+        self.metrics.add_metric(name="TicketNotices", unit=MetricUnit.Count, value=self.run.notices)
+        self.metrics.add_metric(name="TicketsAssigned", unit=MetricUnit.Count, value=self.run.assigned)
+        self.metrics.add_metric(name="TicketsClosed", unit=MetricUnit.Count, value=self.run.closed)
 
 
-def run_escalations(invocation: ScheduledInvocation, context: Any = None) -> EscalationRun:
-    return Escalations(invocation, context).execute()
+def run_timers(invocation: ScheduledInvocation, context: Any = None) -> TimerRun:
+    return TicketTimers(invocation, context).execute()
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return run_escalations(jobs.invocation_for(event, JOB), context).model_dump()
+    return run_timers(jobs.invocation_for(event, JOB), context).model_dump()

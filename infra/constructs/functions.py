@@ -34,12 +34,14 @@ from infra.definitions import (
     POWERTOOLS_VERSION,
     PROGRAM_CONFIG_PARAMETER,
     PYTHON_RUNTIME,
+    SERVICE_CONFIG_PARAMETER,
     FunctionDef,
     care_rules_defaults_json,
     dead_letter_queue_name,
     function_environment,
     has_dead_letter_queue,
     program_config_json,
+    service_config_json,
 )
 from loyalty.keys import api_key_pk, tenant_pk, throttle_pk
 
@@ -303,6 +305,16 @@ class Functions(Construct):
             tier=ssm.ParameterTier.STANDARD,
             description="The default care rules every tenant starts with (config/care_rules.yaml), validated",
         )
+        # The service desk's calendars and SLA policies (config/service.yaml), validated:
+        # about 1.3 KB of compact JSON, within the standard tier's 4 KB (tests/infra checks it).
+        self.service_config = ssm.StringParameter(
+            self,
+            "ServiceConfig",
+            parameter_name=f"/{stack.stack_name}{SERVICE_CONFIG_PARAMETER}",
+            string_value=service_config_json(),
+            tier=ssm.ParameterTier.STANDARD,
+            description="The service desk's calendars and SLA policies (config/service.yaml), validated",
+        )
 
         self.definitions: dict[str, FunctionDef] = {}
         self.functions: dict[str, lambda_.Function] = {}
@@ -334,6 +346,8 @@ class Functions(Construct):
         self.program_config.grant_read(role)
         if fn_def.reads_care_rules:
             self.care_rules_defaults.grant_read(role)
+        if fn_def.reads_service_config:
+            self.service_config.grant_read(role)
 
         dlq = None
         if has_dead_letter_queue(fn_def):
@@ -367,6 +381,7 @@ class Functions(Construct):
             sender_email=self._context.sender_email,
             program_config_parameter=self.program_config.parameter_name,
             care_rules_parameter=self.care_rules_defaults.parameter_name,
+            service_config_parameter=self.service_config.parameter_name,
             storefront_rate_limit=self._context.storefront_rate_limit,
             api_rate_limit=self._context.api_rate_limit,
             unsubscribe_secret=self._data.unsubscribe_secret.secret_arn,

@@ -4,9 +4,13 @@ Several hundred members sign up (with birthdays and consent) and order over six
 simulated weeks from the web shop and the store POS; a few regulars shop about
 every other day with bigger baskets. Members spend points on vouchers or pay
 with points at checkout (held, then confirmed or cancelled), one order is
-refunded in full and one in part, a batch is resent (idempotency), service
-tickets are opened and some answered, one with a goodwill credit. The clock
-moves a day at a time so the schedules fire: birthday greetings, ticket
+refunded in full and one in part, a batch is resent (idempotency). The service
+desk (infra/local/demo_tickets.py) works tickets of every priority through the
+tickets API on the second afternoon: one urgent complaint escalates level by level
+(warning, breach, managers) while the clock moves a few minutes past each level, a
+resolved ticket is reopened by the customer, one gets a goodwill credit, and the
+resolved tickets' CSAT surveys are answered; more tickets follow every few days. The
+clock moves a day at a time so the schedules fire: birthday greetings, ticket
 escalations, the points sweep and the manager's daily report (in outbox/).
 Then the clock moves on a year: the first weeks' points expire, announced a
 month before, and tier anniversaries move members who no longer qualify down.
@@ -17,9 +21,11 @@ the win-back rule's fallback), most members have a rep as owner, shoppers leave 
 weeks, and a year on every buyer is due a win-back call. A last evening leaves a few
 carts late, so their reminders wait for the end of the quiet hours.
 The summary reads the points story back from the API (ledgers, timelines,
-balances) and the care story (each rule's activity, the open care tasks), and the
+balances), the care story (each rule's activity, the open care tasks) and the
+desk's (every ticket, the breaching ticket's escalations, reopens, CSAT), and the
 run fails unless it shows earning, redeeming, a clawback, an expiry, a tier change,
-a care email, a care task and a care skip."""
+a care email, a care task, a care skip, tickets of every priority, the escalation
+levels in order, a reopen and CSAT answers."""
 
 from __future__ import annotations
 
@@ -38,6 +44,7 @@ from zoneinfo import ZoneInfo
 
 from infra.definitions import program_config_json
 from infra.local.client import Client
+from infra.local.demo_tickets import Desk, desk_story, missing_from_desk
 from infra.local.stack import DEMO_ADMIN_KEY, DEMO_API_KEY, LocalStack
 
 START = datetime(2026, 3, 2, 5, 0, tzinfo=UTC)  # a Monday, 13:00 in Shanghai
@@ -50,6 +57,7 @@ MAX_RUNS_PER_ADVANCE = 1
 ORDER_CHANCE = 0.035  # a member orders on a given day: about once in four weeks
 REGULAR_EVERY = 25  # every 25th member is a regular: about every other day, bigger baskets
 REGULAR_ORDER_CHANCE = 0.5
+DESK_DAY = 1  # a Tuesday: the desk's afternoon of tickets (then two tickets every third day)
 STAFF = (  # (staff id, active): the reps members are owned by, and the care desk
     ("rep-wang", True),
     ("rep-li", True),
@@ -88,11 +96,9 @@ class Scenario:
         self.now = START
         self.statuses: Counter[str] = Counter()
         self.orders: list[dict[str, Any]] = []
-        self.tickets = 0
-        self.answered = 0
-        self.goodwill = 0
         self.schedule_runs: Counter[str] = Counter()
         self.carts = 0
+        self.desk = Desk(self, seed)
 
     def send(self, events: list[dict[str, Any]]) -> None:
         for start in range(0, len(events), 100):
@@ -245,9 +251,11 @@ class Scenario:
         joined = self.joined
         waiting = list(self.members)
         self.register_staff()
+        self.desk.register_team()
         for day in range(self.days):
             morning = START + timedelta(days=day)
             night = morning - timedelta(hours=5)  # the storefronts upload the night's activity
+            known = list(joined)  # members delivered by the last clock step
             if joined:
                 self.use_points(joined, day)
             events = []
@@ -273,9 +281,13 @@ class Scenario:
                 self.send([self.refund(1, refunded, refunded["data"]["total"], night)])
             if day == 24:
                 self.return_one_item(night)
-            if day % 3 == 1:
-                self.open_tickets(joined, answer=day % 2 == 0)
-            self.advance("P1D")  # the schedules run, including the report on the day before
+            if day == DESK_DAY:
+                self.desk.afternoon(known)  # moves the clock on by minutes, within the afternoon
+            elif day % 3 == 1:
+                self.desk.background(known, day % 2 == 0, sorted(self.regulars & set(known)))
+            # the schedules run, including the report on the day before
+            self.advance(to=START + timedelta(days=day + 1))
+        self.desk.answer_waiting()  # the weeks' last tickets, when the desk is open
 
     def return_one_item(self, night: datetime) -> None:
         """A customer returns one item of an order whose points were released:
@@ -315,37 +327,6 @@ class Scenario:
                     self.client.expect(200, "POST", f"{path}/{request['redemption_id']}/cancel"), "cancelled"
                 )
             # else: the shopper left; the hold lapses after hold_minutes
-
-    def open_tickets(self, joined: list[str], answer: bool) -> None:
-        for priority in ("high", "normal"):
-            member = self.random.choice(joined)
-            ticket = self.client.expect(
-                201,
-                "POST",
-                "/v1/tickets",
-                {"subject": "Question about my order", "priority": priority, "member_id": member},
-            )
-            self.tickets += 1
-            if answer:
-                status, _ = self.client.request(
-                    "POST",
-                    f"/v1/tickets/{ticket['ticket_id']}/replies",
-                    {"author": "agent-1", "body": "Checking now."},
-                )
-                self.answered += status == 201
-                if status == 201 and priority == "high" and not self.goodwill:
-                    self.client.expect(
-                        201,
-                        "POST",
-                        f"/v1/members/{member}/adjustments",
-                        {
-                            "adjustment_id": f"goodwill-{ticket['ticket_id']}",
-                            "points": 150,
-                            "reason": f"goodwill for the late parcel (ticket {ticket['ticket_id']})",
-                        },
-                        key=DEMO_ADMIN_KEY,
-                    )
-                    self.goodwill += 1
 
     def a_year_later(self) -> None:
         """Nobody orders again: the last orders' return window ends, a month
@@ -414,7 +395,10 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         scenario.a_late_evening()
-        print(f"{_stamp(scenario.now)}: reading the points and care story back from the API...", flush=True)
+        print(
+            f"{_stamp(scenario.now)}: reading the points, care and desk story back from the API...",
+            flush=True,
+        )
         summary = summarize(scenario, stack, Path(args.outbox))
     finally:
         stack.stop()
@@ -426,6 +410,9 @@ def main(argv: list[str] | None = None) -> int:
     missing = missing_from_story(summary)
     if missing:
         problems.append("the points story is incomplete: nothing shown for " + ", ".join(missing))
+    missing = missing_from_desk(scenario.desk, summary["desk"])
+    if missing:
+        problems.append("the desk's story is incomplete: nothing shown for " + ", ".join(missing))
     if summary["ledger_check"] != "ok":
         problems.append(f"ledgers and balances disagree: {summary['ledger_check']}")
     for problem in problems:
@@ -574,10 +561,10 @@ def summarize(scenario: Scenario, stack: LocalStack, outbox: Path) -> dict[str, 
         kind = (
             "report"
             if subject.startswith("Daily report")
+            else "escalation"
+            if rule == "ticket-escalation"
             else f"care: {rule}"
             if rule
-            else "escalation"
-            if subject.startswith("[Escalation]")
             else "other"
         )
         subjects[kind] += 1
@@ -591,23 +578,29 @@ def summarize(scenario: Scenario, stack: LocalStack, outbox: Path) -> dict[str, 
         "orders": len(scenario.orders),
         "revenue": f"{revenue} CNY",
         **story,
-        "tickets": scenario.tickets,
-        "tickets_answered": scenario.answered,
         "schedule_runs": dict(scenario.schedule_runs),
         "emails": dict(subjects),
         "latest_report": str(reports[-1]) if reports else None,
         "simulated_until": stack_status["now"],
         "dead_letters": sum(stack_status["dead_letters"].values()),
         "care": {"carts_left": scenario.carts, **care},
+        "desk": desk_story(scenario.desk, outbox),
     }
 
 
 def render(summary: dict[str, Any]) -> str:
     lines = ["", "Demo finished:"]
-    lines += [f"  {key.replace('_', ' '):<18} {value}" for key, value in summary.items() if key != "care"]
-    if "care" in summary:
-        lines += ["", "Care (default rules; read back through the admin API and /v1/care-tasks):"]
-        lines += [f"  {key.replace('_', ' '):<18} {value}" for key, value in summary["care"].items()]
+    sections = {
+        "care": "Care (default rules; read back through the admin API and /v1/care-tasks):",
+        "desk": "Service desk (read back through /v1/tickets, the member timeline and the outbox):",
+    }
+    lines += [
+        f"  {key.replace('_', ' '):<18} {value}" for key, value in summary.items() if key not in sections
+    ]
+    for section, title in sections.items():
+        if section in summary:
+            lines += ["", title]
+            lines += [f"  {key.replace('_', ' '):<18} {value}" for key, value in summary[section].items()]
     return "\n".join(lines)
 
 

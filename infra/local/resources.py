@@ -11,6 +11,7 @@ from infra.definitions import (
     FUNCTIONS,
     LOCAL_PUBLIC_API_URL,
     PROGRAM_CONFIG_PARAMETER,
+    SERVICE_CONFIG_PARAMETER,
     TABLES,
     UNSUBSCRIBE_SECRET_NAME,
     TableDef,
@@ -19,6 +20,7 @@ from infra.definitions import (
     has_dead_letter_queue,
     program_config_json,
     required_settings,
+    service_config_json,
 )
 
 CARE_EVENTS_OUTBOX = "local-care-events"  # what the care bus received, locally
@@ -108,6 +110,11 @@ def provision(
         Name=CARE_RULES_PARAMETER, Value=care_rules_defaults_json(), Type="String", Overwrite=True
     )
     env["CARE_RULES_PARAMETER"] = CARE_RULES_PARAMETER
+    # The service desk's calendars and SLA policies, read by the ticket functions.
+    session.client("ssm").put_parameter(
+        Name=SERVICE_CONFIG_PARAMETER, Value=service_config_json(), Type="String", Overwrite=True
+    )
+    env["SERVICE_CONFIG_PARAMETER"] = SERVICE_CONFIG_PARAMETER
     # The unsubscribe signing key: random on every start, like a fresh deployment's.
     session.client("secretsmanager").create_secret(
         Name=UNSUBSCRIBE_SECRET_NAME, SecretString=secrets.token_urlsafe(48)

@@ -41,12 +41,15 @@ def test_storefront_flow_end_to_end(local: LocalClient) -> None:
     # sign-up 100, first order 200 and birthday month 250 at once; the order's 80 pending
     assert status == 200 and (member["points"]["available"], member["points"]["pending"]) == (550, 80)
     status, escalated = local.request("GET", f"/v1/tickets/{ticket['ticket_id']}")
-    assert escalated["escalated_at"] is not None
+    assert escalated["sla"]["first_response"]["breached"] is True
 
     subjects = [_subject(p) for p in sorted(local.outbox.glob("*.eml"))]
     assert any(s.startswith("Daily report 2026-03-10: 1 orders, 80.40 CNY") for s in subjects)
     assert "E2E-Ann，生日快乐！为您送上祝福" in subjects  # the member's locale: the program's zh-CN
-    assert any(s.startswith("[Escalation]") for s in subjects)
+    # the managers level, to the tenant's escalation address in the program's locale (zh-CN)
+    assert any(
+        s.startswith(f"[{ticket['ticket_id']}]") and "(first_response managers)" in s for s in subjects
+    )
 
     status, report = local.request("GET", "/_local/status", key=None)
     assert all(count == 0 for count in report["dead_letters"].values()), report
@@ -150,6 +153,7 @@ def test_demo_scenario_leaves_a_report_in_the_outbox(tmp_path: Path) -> None:
     )
     assert sum(care_sent.values()) > 0 and sum(care_tasks.values()) > 0 and sum(care_skipped.values()) > 0
     assert set(care_tasks) <= {"rep-wang", "rep-li", "care-desk"}  # never the retired rep
+    _assert_the_desk_story(summary, outbox)
     redemptions = ast.literal_eval(summary["redemptions"])
     assert redemptions["vouchers"] > 0 and redemptions["confirmed"] > 0
     assert redemptions["held at checkout"] == redemptions["confirmed"] + redemptions["cancelled or lapsed"]
@@ -171,6 +175,43 @@ def test_demo_scenario_leaves_a_report_in_the_outbox(tmp_path: Path) -> None:
     assert first.isoformat() == "2026-03-02" and len(days) > 365  # the demo starts 2026-03-02 in Shanghai
     played = outbox.glob("*daily-report-2026-03-0*.eml")
     assert any("orders" in p.read_text() and "Points issued" in p.read_text() for p in played)
+
+
+def _assert_the_desk_story(summary: dict[str, str], outbox: Path) -> None:
+    """The service desk's tickets, read back through the tickets API: every priority, one
+    urgent complaint escalating level by level (each level seen at its own clock step),
+    a reopen and CSAT answers."""
+    import ast
+    import re
+
+    assert all(n > 0 for n in ast.literal_eval(summary["by priority"]).values())
+    assert {"default", "high", "urgent"} <= set(ast.literal_eval(summary["by policy"]))
+    assert set(ast.literal_eval(summary["assignees"])) <= {"agent-chen", "agent-liu"}  # round-robin, on duty
+    # Opened on Tuesday at 13:00 in Shanghai, urgent: the first response is due at 14:00.
+    assert ast.literal_eval(summary["its escalations"]) == [
+        "first_response warning Tue 13:45 (seen Tue 13:46)",
+        "first_response breach Tue 14:00 (seen Tue 14:01)",
+        "first_response managers Tue 16:00 (seen Tue 16:01)",
+    ]
+    assert summary["its events"] == "3"  # each level once on the member's timeline
+    ticket = summary["breaching ticket"]
+    emailed = [
+        found.group(1)
+        for found in (
+            re.search(r"\bfirst_response (warning|breach|managers)\b", _subject(path))
+            for path in sorted(outbox.glob("*.eml"))
+            if _subject(path).startswith(f"[{ticket}]")
+        )
+        if found
+    ]
+    assert list(dict.fromkeys(emailed)) == ["warning", "breach", "managers"]  # in the order sent
+    shown = [f"first_response {level}" for level in dict.fromkeys(emailed)]
+    assert list(ast.literal_eval(summary["its emails"])) == shown
+    assert int(summary["reopened"]) >= 1
+    csat = ast.literal_eval(summary["csat"])  # the answers by score, 5 down to 1
+    assert list(csat) == [5, 4, 3, 2, 1] and sum(csat.values()) >= 4 and csat[2] >= 1
+    assert summary["its csat"] == "2"  # the late answer's rating, from its survey.answered
+    assert int(summary["csat surveys"]) >= sum(csat.values())  # each rated ticket was sent its survey
 
 
 def test_member_refresh_moves_the_stage_with_the_clock(local: LocalClient) -> None:

@@ -206,6 +206,8 @@ def test_function_environment(resources: dict[str, dict[str, Any]], fn: Function
     expected["PROGRAM_CONFIG_PARAMETER"] = {"Ref": parameter}
     if fn.reads_care_rules:
         expected["CARE_RULES_PARAMETER"] = {"Ref": _parameter(resources, "/care-rules-defaults")[0]}
+    if fn.reads_service_config:
+        expected["SERVICE_CONFIG_PARAMETER"] = {"Ref": _parameter(resources, "/service-config")[0]}
     for table in TABLES:
         if table.logical_id in fn.tables:
             expected[table.env_var] = {"Ref": table.logical_id}
@@ -233,6 +235,7 @@ def test_the_program_configuration_is_a_parameter_every_function_may_read(
 
     parameter_id, parameter = _parameter(resources, "/program-config")
     care_id, _ = _parameter(resources, "/care-rules-defaults")
+    service_id, _ = _parameter(resources, "/service-config")
     assert parameter["Properties"]["Value"] == program_config_json()
     assert parameter["Properties"]["Name"] == "/LoyaltyStack/loyalty/program-config"
     for fn in FUNCTIONS:
@@ -241,6 +244,7 @@ def test_the_program_configuration_is_a_parameter_every_function_may_read(
         statements = function_statements(resources, fn.logical_id)
         reads = [s for s in statements if "ssm:GetParameter" in as_list(s["Action"])]
         readable = [parameter_id] + ([care_id] if fn.reads_care_rules else [])
+        readable += [service_id] if fn.reads_service_config else []
         assert reads and any(parameter_id in str(s["Resource"]) for s in reads), reads
         assert all(any(p in str(s["Resource"]) for p in readable) for s in reads), reads
 

@@ -170,12 +170,15 @@ def test_a_failed_send_releases_the_claim(aws: Env, monkeypatch: pytest.MonkeyPa
 
 
 def _park_a_ticket(aws: Env) -> tuple[str, list[Any]]:
-    """Open a ticket whose escalation SES keeps rejecting, and run the job until it is parked."""
+    """Open a ticket whose escalation SES keeps rejecting, and run the job until it is parked.
+    Nobody is on the staff registry, so the first notice with recipients is the managers
+    level (the tenant's escalation address): due 10:00 Shanghai the next morning, managers at
+    12:00 (04:00 UTC, 16 hours after the fixture's 20:00)."""
     from loyalty import jobs
     from tests.integration.ses_faults import rejecting
 
     ticket = aws.call("POST", "/v1/tickets", {"subject": "Lost order", "priority": "urgent"}).json()
-    first = aws.now + timedelta(hours=1, minutes=15)
+    first = aws.now + timedelta(hours=16)
     outcomes: list[Any] = []
     with rejecting(lambda to, raw: ticket["ticket_id"] in raw):
         for n in range(5):
@@ -190,7 +193,7 @@ def _park_a_ticket(aws: Env) -> tuple[str, list[Any]]:
 
 def _emf(out: str) -> list[dict[str, Any]]:
     documents = [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
-    return [d for d in documents if d.get("service") == "tickets" and "TicketsEscalated" in d]
+    return [d for d in documents if d.get("service") == "tickets" and "TicketNotices" in d]
 
 
 def test_failed_and_parked_items_are_counted_as_metrics(
@@ -249,8 +252,8 @@ def test_the_ops_command_lists_parked_items_with_queries_only(
         "parked",
         5,
     )
-    assert listed["first_failed_at"] == "2026-03-10T13:15:00.000Z"
-    assert listed["last_failed_at"] == "2026-03-10T14:15:00.000Z"
+    assert listed["first_failed_at"] == "2026-03-11T04:00:00.000Z"
+    assert listed["last_failed_at"] == "2026-03-11T05:00:00.000Z"
     assert nothing.strip() == "no failing or parked job items"
 
 
@@ -259,8 +262,8 @@ def test_a_dismissed_item_is_retried_while_still_due(aws: Env, capsys: pytest.Ca
 
     ticket_id, _ = _park_a_ticket(aws)
     table = aws.env["LOYALTY_TABLE"]
-    run = aws.now + timedelta(hours=3)
-    assert aws.run_job("TicketsEscalation", "escalate", run)["escalated"] == 0  # parked: left alone
+    run = aws.now + timedelta(hours=18)
+    assert aws.run_job("TicketsEscalation", "escalate", run)["notices"] == 0  # parked: left alone
     assert (
         ops.main(["dismiss", "--table", table, "--tenant", "demo", "--job", "escalate", "--item", ticket_id])
         == 0
@@ -269,7 +272,7 @@ def test_a_dismissed_item_is_retried_while_still_due(aws: Env, capsys: pytest.Ca
         ops.main(["dismiss", "--table", table, "--tenant", "demo", "--job", "escalate", "--item", ticket_id])
         == 1
     )
-    assert aws.run_job("TicketsEscalation", "escalate", run + timedelta(minutes=15))["escalated"] == 1
+    assert aws.run_job("TicketsEscalation", "escalate", run + timedelta(minutes=15))["notices"] == 3
     assert ops.main(["failures", "--table", table]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "no failing or parked job items"
 

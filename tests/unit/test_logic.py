@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,6 @@ from ingest.members.projection import MemberStats, apply_order, birthday_month_d
 from loyalty.program import Points
 from points.ledger import quote
 from reports import logic as reports
-from tickets import logic as tickets
 
 pytestmark = pytest.mark.unit
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -99,14 +98,6 @@ def test_points_floor_whole_units(total: str, expected: int) -> None:
     day = date(2026, 3, 10)
     found = quote(Decimal(total), [], day, "member", Points(), first_order=False, birthday_month=False)
     assert found.order_points == expected
-
-
-def test_ticket_sla_and_overdue() -> None:
-    ticket = tickets.open_ticket("t", "web", NOW, subject="s", priority="urgent")
-    assert ticket.first_response_due_at == "2026-03-10T13:00:00.000Z"
-    assert not tickets.is_overdue(ticket, NOW + timedelta(minutes=59))
-    assert tickets.is_overdue(ticket, NOW + timedelta(hours=1))
-    assert tickets.new_ticket_id(NOW) != tickets.new_ticket_id(NOW)
 
 
 def test_report_days_and_rendering() -> None:

@@ -16,6 +16,9 @@ from loyalty import keys
 from loyalty.program import ProgramConfig
 
 UTC_ZONE = ZoneInfo("UTC")
+# A ticket in one of these statuses is done (tickets.domain.DONE_STATUSES, which the
+# marker's summary ``status`` carries).
+TICKET_DONE_STATUSES = frozenset({"resolved", "closed"})
 
 
 def build_view(
@@ -25,7 +28,7 @@ def build_view(
     config: ProgramConfig,
     tz: ZoneInfo = UTC_ZONE,
 ) -> MemberOut | None:
-    """The member's stored items by sort key (profile, stats, balance, open-ticket
+    """The member's stored items by sort key (profile, stats, balance, ticket
     markers) as the API view; None when nothing is known about the member."""
     if not items:
         return None
@@ -73,7 +76,18 @@ def build_view(
         else None,
         lifecycle_stage=segments.lifecycle_stage(stats, profile.get("registered_at"), now, config),
         tags=segments.tags(stats, now, config),
-        open_tickets=sum(1 for sk in items if sk.startswith(keys.TICKET_MARKER_PREFIX)),
+        open_tickets=open_tickets(items),
+    )
+
+
+def open_tickets(items: dict[str, dict[str, Any]]) -> int:
+    """The member's tickets not yet done: ticket markers whose summary ``status`` is not
+    ``resolved`` or ``closed`` (a marker written before markers carried a status counts
+    as open)."""
+    return sum(
+        1
+        for sk, item in items.items()
+        if sk.startswith(keys.TICKET_MARKER_PREFIX) and item.get("status") not in TICKET_DONE_STATUSES
     )
 
 

@@ -59,6 +59,8 @@ def test_create_replace_and_a_repeat_that_changes_nothing(aws: Env) -> None:
         "active": True,
         "version": 1,
         "saved_at": "2026-03-10T12:00:00.000Z",
+        "calendar": "cn-business",  # the defaults
+        "max_open": 20,
     }
     assert _call(aws, "GET", "/v1/admin/staff/rep-1").json() == created.json()
     replaced = _call(aws, "PUT", "/v1/admin/staff/rep-1", _person(role="lead", locale="en"), minutes=1)
@@ -87,6 +89,30 @@ def test_create_replace_and_a_repeat_that_changes_nothing(aws: Env) -> None:
     assert not any("zhang" in str(item).lower() for item in audit_items)  # no personal data
     missing = _call(aws, "GET", "/v1/admin/staff/nobody")
     assert missing.status == 404 and missing.json()["error"]["field"] == "staff_id"
+
+
+def test_calendar_and_max_open_round_trip_and_an_older_record_reads_with_the_defaults(aws: Env) -> None:
+    body = _person(role="agent", calendar="24x7", max_open=5)
+    created = _call(aws, "PUT", "/v1/admin/staff/agent-1", body)
+    assert created.status == 201, created.json()
+    assert (created.json()["calendar"], created.json()["max_open"]) == ("24x7", 5)
+    assert _call(aws, "GET", "/v1/admin/staff/agent-1").json() == created.json()
+    listed = _call(aws, "GET", "/v1/admin/staff?role=agent").json()["staff"]
+    assert [(p["calendar"], p["max_open"]) for p in listed] == [("24x7", 5)]
+    stored = aws.table("LOYALTY_TABLE").get_item(
+        Key={"pk": keys.staff_pk(TENANT), "sk": keys.staff_sk("agent-1")}
+    )["Item"]
+    assert (stored["calendar"], stored["max_open"]) == ("24x7", 5)
+    assert _call(aws, "PUT", "/v1/admin/staff/agent-1", body, minutes=1).json()["version"] == 1  # a repeat
+    changed = _call(aws, "PUT", "/v1/admin/staff/agent-1", {**body, "max_open": 6}, minutes=2)
+    assert (changed.status, changed.json()["version"], changed.json()["max_open"]) == (200, 2, 6)
+    # a record saved before the two fields existed reads with their defaults
+    older = {k: v for k, v in stored.items() if k not in ("calendar", "max_open")}
+    aws.table("LOYALTY_TABLE").put_item(Item={**older, "staff_id": "old-1", "sk": keys.staff_sk("old-1")})
+    found = _call(aws, "GET", "/v1/admin/staff/old-1").json()
+    assert (found["calendar"], found["max_open"]) == ("cn-business", 20)
+    again = _call(aws, "PUT", "/v1/admin/staff/old-1", _person(role="agent"), minutes=3)
+    assert (again.status, again.json()["calendar"], again.json()["max_open"]) == (200, "cn-business", 20)
 
 
 def _seed(aws: Env) -> None:
@@ -186,6 +212,10 @@ def test_a_tenant_never_sees_another_tenants_staff(aws: Env) -> None:
         ("/v1/admin/staff/rep-1", _person(queues=["no spaces"]), "queues.0"),
         ("/v1/admin/staff/rep-1", _person(name=""), "name"),
         ("/v1/admin/staff/rep-1", _person(colour="red"), "colour"),
+        ("/v1/admin/staff/rep-1", _person(calendar="Not A Calendar"), "calendar"),
+        ("/v1/admin/staff/rep-1", _person(calendar="../24x7"), "calendar"),
+        ("/v1/admin/staff/rep-1", _person(max_open=0), "max_open"),
+        ("/v1/admin/staff/rep-1", _person(max_open=501), "max_open"),
         ("/v1/admin/staff/rep-1", {k: v for k, v in _person().items() if k != "email"}, "email"),
         ("/v1/admin/staff/bad%20id", _person(), "staff_id"),
     ],

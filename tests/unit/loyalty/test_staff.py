@@ -4,6 +4,7 @@ against a fake registry (no AWS, no moto)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -33,6 +34,10 @@ def _body(**changes: Any) -> dict[str, Any]:
 def test_a_valid_person_gets_the_defaults() -> None:
     person = StaffMember.model_validate(_body(queues=None))
     assert (person.queues, person.locale, person.active) == ([], None, True)
+    assert (person.calendar, person.max_open) == ("cn-business", 20)
+    person = StaffMember.model_validate(_body(calendar="24x7", max_open=500))
+    assert (person.calendar, person.max_open) == ("24x7", 500)
+    assert StaffMember.model_validate(_body(max_open=1, calendar="a" * 40)).max_open == 1
     person = StaffMember.model_validate(_body(name="  Li Lei  ", locale="en", active=False))
     assert (person.name, person.locale, person.active) == ("Li Lei", "en", False)
 
@@ -61,6 +66,18 @@ def test_a_valid_person_gets_the_defaults() -> None:
         ({"locale": "fr"}, "locale"),
         ({"locale": "zh-cn"}, "locale"),
         ({"active": "maybe"}, "active"),
+        ({"calendar": ""}, "calendar"),
+        ({"calendar": "CN-Business"}, "calendar"),
+        ({"calendar": "-late"}, "calendar"),
+        ({"calendar": "has space"}, "calendar"),
+        ({"calendar": "a" * 41}, "calendar"),
+        ({"calendar": 7}, "calendar"),
+        ({"max_open": 0}, "max_open"),
+        ({"max_open": -1}, "max_open"),
+        ({"max_open": 501}, "max_open"),
+        ({"max_open": "20"}, "max_open"),
+        ({"max_open": 2.5}, "max_open"),
+        ({"max_open": True}, "max_open"),
         ({"colour": "red"}, "colour"),
     ],
 )
@@ -100,6 +117,28 @@ def test_versions_move_on_a_change_and_a_repeat_is_nothing() -> None:
         created, "rep-1", StaffMember.model_validate(_body(queues=["returns", "vip"])), "en", LATER
     )
     assert reordered is not None and reordered.version == 2
+    assert (created.calendar, created.max_open) == ("cn-business", 20)
+    defaults_sent = StaffMember.model_validate(_body(calendar="cn-business", max_open=20))
+    assert staff.revise(created, "rep-1", defaults_sent, "zh-CN", LATER) is None
+    for change in ({"calendar": "24x7"}, {"max_open": 5}):
+        revised = staff.revise(created, "rep-1", StaffMember.model_validate(_body(**change)), "zh-CN", LATER)
+        assert revised is not None and revised.version == 2, change
+        assert {k: revised.fields()[k] for k in change} == change
+
+
+def test_the_stored_item_round_trips_and_an_older_item_reads_with_the_defaults() -> None:
+    body = StaffMember.model_validate(_body(calendar="24x7", max_open=7))
+    person = staff.revise(None, "rep-1", body, "zh-CN", AT)
+    assert person is not None
+    item = repository.staff_item("demo", person, "key-1")
+    assert (item["calendar"], item["max_open"]) == ("24x7", 7)
+    assert repository.staff_from_item(item) == person
+    older = {k: v for k, v in item.items() if k not in ("calendar", "max_open")}
+    assert (repository.staff_from_item(older).calendar, repository.staff_from_item(older).max_open) == (
+        "cn-business",
+        20,
+    )
+    assert repository.staff_from_item({**item, "max_open": Decimal(7)}).max_open == 7  # DynamoDB's number
 
 
 def _person(staff_id: str, role: str = "rep", queues: tuple[str, ...] = (), active: bool = True) -> Staff:

@@ -17,7 +17,8 @@ def member_pk(tenant: str, member: str) -> str:
 PROFILE_SK = "#PROFILE"
 STATS_SK = "#STATS"
 BALANCE_SK = "#BALANCE"
-TICKET_MARKER_PREFIX = "#TICKET#"  # an open-ticket marker: #TICKET#<ticket_id>
+TICKET_MARKER_PREFIX = "#TICKET#"  # an open-ticket marker: #TICKET#<ticket_id>, while not done
+MEMBER_TICKET_PREFIX = "TICKET#"  # every ticket of the member: TICKET#<ticket_id>, with its summary
 MEMBER_ITEMS_FROM, MEMBER_ITEMS_TO = "#", "#~"
 CARE_CLAIM_PREFIX = "CARE#"  # care delivery claims: CARE#<rule>#<year>
 
@@ -39,6 +40,7 @@ def refund_stats_sk(order_id: str, refund_id: str) -> str:
 EVENT_SK = "EVENT"  # the sort key of every event item (partition ``event_pk``)
 TICKET_SK = "#TICKET"  # the ticket item (partition ``ticket_pk``)
 TICKET_REPLY_PREFIX = "REPLY#"  # its replies: REPLY#<at>#<id>
+TICKET_MESSAGE_PREFIX = "MSG#"  # its messages: MSG#<at>#<message_id> (tickets.layout)
 
 
 def event_pk(tenant: str, event_id: str) -> str:

@@ -3,10 +3,17 @@
 Pure: no AWS. ``StaffMember`` is what an admin sends, validated whole (strict: an
 unknown field is an error): a name, an email address of the usual shape, a role
 (``rep``, ``agent``, ``lead``, ``manager``), at most 20 distinct queue identifiers,
-an IANA time zone, a locale (``zh-CN`` or ``en``; left out, the program's) and
-``active`` (``false`` retires the person; nobody is ever deleted). ``Staff`` is the
-stored record: the same fields with the locale settled, the id, the version (1 on
-creation, one more per change) and when it was saved.
+an IANA time zone, a locale (``zh-CN`` or ``en``; left out, the program's),
+``active`` (``false`` retires the person; nobody is ever deleted), the business-hours
+``calendar`` the person works (a calendar name of config/service.yaml, default
+``cn-business``) and ``max_open``, the most open tickets they are given (1 to 500,
+default 20). ``Staff`` is the stored record: the same fields with the locale settled,
+the id, the version (1 on creation, one more per change) and when it was saved; a
+record saved before ``calendar`` and ``max_open`` existed reads with their defaults.
+
+The calendar name is checked for its shape only: staff are saved by the care-rules
+function, which does not read the service configuration. A name the configuration
+does not define means the person is never on duty (tickets are never assigned to them).
 
 A person's name and email address are personal data: they are stored on the
 person's item and answered by the admin API, never logged nor put in the audit
@@ -25,6 +32,10 @@ MAX_QUEUES = 20
 ROLES = ("rep", "agent", "lead", "manager")
 LOCALES = ("zh-CN", "en")
 FALLBACK_LOCALE = "en"  # when the program's locale is neither of LOCALES
+CALENDAR_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"  # a calendar name of config/service.yaml
+DEFAULT_CALENDAR = "cn-business"
+DEFAULT_MAX_OPEN = 20
+MAX_OPEN_LIMIT = 500
 
 Role = Literal["rep", "agent", "lead", "manager"]
 Locale = Literal["zh-CN", "en"]
@@ -63,6 +74,14 @@ class StaffMember(BaseModel):
     ] = Field(description="IANA time zone, e.g. Asia/Shanghai")
     locale: Locale | None = Field(default=None, description="zh-CN or en; left out, the program's locale")
     active: bool = Field(default=True, description="false retires the person (never deleted)")
+    calendar: Annotated[str, StringConstraints(pattern=CALENDAR_PATTERN)] = Field(
+        default=DEFAULT_CALENDAR,
+        description="The business-hours calendar of config/service.yaml the person works "
+        "(an unknown name: never on duty)",
+    )
+    max_open: Annotated[int, Field(strict=True, ge=1, le=MAX_OPEN_LIMIT)] = Field(
+        default=DEFAULT_MAX_OPEN, description="The most open tickets the person is assigned, 1 to 500"
+    )
 
 
 @dataclass(frozen=True)
@@ -79,6 +98,8 @@ class Staff:
     active: bool
     version: int
     saved_at: str
+    calendar: str = DEFAULT_CALENDAR
+    max_open: int = DEFAULT_MAX_OPEN
 
     def fields(self) -> dict[str, Any]:
         """What a save sets (everything but the id, version and time): equal fields
@@ -111,6 +132,8 @@ def revise(
         active=person.active,
         version=1 if before is None else before.version + 1,
         saved_at=at,
+        calendar=person.calendar,
+        max_open=person.max_open,
     )
     if before is not None and before.fields() == after.fields():
         return None

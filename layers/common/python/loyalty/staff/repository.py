@@ -27,7 +27,7 @@ from loyalty import audit, aws, cursor, keys
 from loyalty.commit import LostRace, optimistic
 from loyalty.dynamo import cancellation_codes, query_all, transact_write
 from loyalty.errors import ValidationFailed
-from loyalty.staff.model import Staff, StaffMember, matches, revise
+from loyalty.staff.model import DEFAULT_CALENDAR, DEFAULT_MAX_OPEN, Staff, StaffMember, matches, revise
 from loyalty.timeutil import iso
 
 PAGE_KEYS = ("pk", "sk")
@@ -54,7 +54,9 @@ def staff_item(tenant: str, person: Staff, saved_by: str) -> dict[str, Any]:
     }
 
 
-def _staff(item: dict[str, Any]) -> Staff:
+def staff_from_item(item: dict[str, Any]) -> Staff:
+    """The person a stored staff item holds (one saved before ``calendar`` and
+    ``max_open`` existed gets their defaults)."""
     return Staff(
         staff_id=str(item["staff_id"]),
         name=str(item["name"]),
@@ -66,6 +68,8 @@ def _staff(item: dict[str, Any]) -> Staff:
         active=bool(item["active"]),
         version=int(item["version"]),
         saved_at=str(item["saved_at"]),
+        calendar=str(item.get("calendar", DEFAULT_CALENDAR)),  # saved before it existed: the default
+        max_open=int(item.get("max_open", DEFAULT_MAX_OPEN)),
     )
 
 
@@ -73,7 +77,7 @@ def get(table_name: str, tenant: str, staff_id: str) -> Staff | None:
     """The person ``staff_id`` (retired ones too); None when the tenant has no such id."""
     key = {"pk": keys.staff_pk(tenant), "sk": keys.staff_sk(staff_id)}
     item = aws.table(table_name).get_item(Key=key, ConsistentRead=True).get("Item")
-    return _staff(item) if item else None
+    return staff_from_item(item) if item else None
 
 
 def list_staff(
@@ -101,7 +105,7 @@ def list_staff(
         query["ExclusiveStartKey"] = start_key
     page: list[Staff] = []
     for item in query_all(aws.table(table_name), **query):
-        person = _staff(item)
+        person = staff_from_item(item)
         if not matches(person, role, queue, active):
             continue
         if len(page) == limit:  # one more passes: there is a next page
