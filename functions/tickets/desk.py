@@ -149,6 +149,7 @@ def _commit(
     revision: Revision,
     *,
     pointer: tuple[str, str | None, str] | None = None,
+    cap: tuple[str, int] | None = None,
     escalated: Sequence[Notification] = (),
 ) -> Ticket:
     revision = logic.with_current_policy(revision, desk.config, desk.now)
@@ -159,6 +160,7 @@ def _commit(
         warn_at=warn,
         events=_events(desk, revision, escalated),
         pointer=pointer,
+        cap=cap,
         breaches=tuple(n for n in escalated if n.level == "breach"),
     )
     return desk.store.commit(
@@ -166,9 +168,13 @@ def _commit(
     )
 
 
+Pointer = tuple[str, str | None, str]  # a round-robin pointer move: (queue, before, after)
+Cap = tuple[str, int]  # an automatic assignment's agent and their cap
+
+
 def _assign(
     desk: Desk, ticket: Ticket, view: Any, owner_id: str | None
-) -> tuple[Revision, tuple[str, str | None, str] | None]:
+) -> tuple[Revision, Pointer | None, Cap | None]:
     """Try to give ``ticket`` to somebody now (the member's owner ``owner_id`` first, for a
     VIP member); otherwise plan the next attempt."""
     owner = next((p for p in view.staff if p.staff_id == owner_id), None) if owner_id else None
@@ -184,13 +190,14 @@ def _assign(
     )
     if choice.assignee is None:
         waiting = replace(ticket, assign_at=choice.retry_at)
-        return Revision(before=ticket, ticket=waiting), None
+        return Revision(before=ticket, ticket=waiting), None, None
     revision = logic.assign(replace(ticket, assign_at=None), choice.assignee, logic.SYSTEM, desk.now)
     revision = replace(revision, before=ticket, loads=logic.load_moves(ticket, revision.ticket))
     pointer = None
     if choice.via == "round_robin":
         pointer = (ticket.queue, view.pointers.get(ticket.queue), choice.assignee)
-    return revision, pointer
+    person = next(p for p in view.staff if p.staff_id == choice.assignee)
+    return revision, pointer, (person.staff_id, person.max_open)
 
 
 def open_ticket(desk: Desk, tenant: str, channel: str, fields: dict[str, Any]) -> Evaluated:
@@ -221,9 +228,9 @@ def open_ticket(desk: Desk, tenant: str, channel: str, fields: dict[str, Any]) -
             stored = desk.store.load(tenant, draft.ticket_id)
             if stored is not None:
                 return stored
-        revision, pointer = _assign(desk, draft, desk.store.staff_view(tenant), owner_id)
+        revision, pointer, cap = _assign(desk, draft, desk.store.staff_view(tenant), owner_id)
         revision = replace(revision, before=None, loads=logic.load_moves(None, revision.ticket))
-        return _commit(desk, revision, pointer=pointer)
+        return _commit(desk, revision, pointer=pointer, cap=cap)
 
     return evaluate(optimistic(attempt, what="ticket"), desk.config, desk.now)
 
@@ -319,7 +326,8 @@ def run_timer(
             return outcome
         revision = logic.auto_close(ticket, desk.now)
         outcome.closed = revision.ticket.status != ticket.status
-        pointer = None
+        pointer: Pointer | None = None
+        cap: Cap | None = None
         current = revision.ticket
         if (
             current.assignee is None
@@ -327,7 +335,7 @@ def run_timer(
             and current.assign_at <= desk.now
             and current.status not in ("resolved", "closed")
         ):
-            assigned, pointer = _assign(desk, current, desk.store.staff_view(tenant), owner_of(current))
+            assigned, pointer, cap = _assign(desk, current, desk.store.staff_view(tenant), owner_of(current))
             outcome.assigned = assigned.ticket.assignee is not None
             revision = replace(
                 revision,
@@ -340,14 +348,25 @@ def run_timer(
         due = escalation.due_notices(
             escalation.notices(evaluated.sla, calendar), revision.ticket.notices_sent, desk.now
         )
+        sent: list[Notification] = []
+        failure: Exception | None = None
         for notice in due:
-            send(revision.ticket, notice, evaluated.sla)
-        if due:
+            try:
+                send(revision.ticket, notice, evaluated.sla)
+            except Exception as err:  # noqa: BLE001 - raised again below, once the rest is stored
+                failure = err
+                break
+            sent.append(notice)
+        if sent:
             revision = replace(
-                revision, ticket=logic.with_notices(revision.ticket, frozenset(n.claim for n in due))
+                revision, ticket=logic.with_notices(revision.ticket, frozenset(n.claim for n in sent))
             )
-        outcome.notices = len(due)
-        _commit(desk, revision, pointer=pointer, escalated=due)
+        outcome.notices = len(sent)
+        # A notice that could not be sent does not hold back the close, the assignment and
+        # the notices that went out: they are stored, and the failed notice stays due.
+        _commit(desk, revision, pointer=pointer, cap=cap, escalated=sent)
+        if failure is not None:
+            raise failure
         return outcome
 
     found = optimistic(attempt, what="ticket")

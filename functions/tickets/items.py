@@ -44,6 +44,7 @@ class Commit:
     warn_at: datetime | None
     events: Sequence[StoredEvent] = ()
     pointer: tuple[str, str | None, str] | None = None
+    cap: tuple[str, int] | None = None  # an automatic assignment: its agent's load must stay under this
     breaches: Sequence[Notification] = ()  # breach notices sent now: listed in the activity index
 
 

@@ -111,7 +111,7 @@ class TicketStore:
         ]
         if stored.member_id:
             ops += self._member_ops(stored, commit.summary)
-        ops += self._load_ops(stored.tenant_id, loads)
+        ops += self._load_ops(stored.tenant_id, loads, commit.cap)
         if commit.pointer is not None:
             ops.append(self._pointer_op(stored.tenant_id, *commit.pointer))
         ops += self._breach_ops(stored, commit.breaches, tz)
@@ -222,20 +222,27 @@ class TicketStore:
             ops.append({"Put": {"TableName": self.table_name, "Item": item}})
         return ops
 
-    def _load_ops(self, tenant: str, loads: Mapping[str, int]) -> list[dict[str, Any]]:
-        return [
-            {
-                "Update": {
-                    "TableName": self.table_name,
-                    "Key": {"pk": keys.staff_pk(tenant), "sk": layout.load_sk(staff_id)},
-                    "UpdateExpression": "SET kind = :kind ADD #open :n",
-                    "ExpressionAttributeNames": {"#open": "open"},
-                    "ExpressionAttributeValues": {":kind": "agent_load", ":n": delta},
-                }
+    def _load_ops(
+        self, tenant: str, loads: Mapping[str, int], cap: tuple[str, int] | None
+    ) -> list[dict[str, Any]]:
+        """The moved loads; an automatic assignment's agent gains one only while under their
+        cap (a ticket given to them meanwhile fails the condition: the caller decides again)."""
+        ops: list[dict[str, Any]] = []
+        for staff_id, delta in sorted(loads.items()):
+            if not delta:
+                continue
+            update: dict[str, Any] = {
+                "TableName": self.table_name,
+                "Key": {"pk": keys.staff_pk(tenant), "sk": layout.load_sk(staff_id)},
+                "UpdateExpression": "SET kind = :kind ADD #open :n",
+                "ExpressionAttributeNames": {"#open": "open"},
+                "ExpressionAttributeValues": {":kind": "agent_load", ":n": delta},
             }
-            for staff_id, delta in sorted(loads.items())
-            if delta
-        ]
+            if cap is not None and cap[0] == staff_id and delta > 0:
+                update["ConditionExpression"] = "attribute_not_exists(#open) OR #open < :cap"
+                update["ExpressionAttributeValues"][":cap"] = cap[1]
+            ops.append({"Update": update})
+        return ops
 
     def _pointer_op(self, tenant: str, queue: str, before: str | None, after: str) -> dict[str, Any]:
         update: dict[str, Any] = {

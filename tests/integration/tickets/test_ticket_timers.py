@@ -5,6 +5,7 @@ tickets closed after seven days; the timeline's ticket events."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -166,3 +167,55 @@ def test_a_resolved_ticket_closes_after_seven_days_and_emits_resolved_once(aws: 
     assert closed["status"] == "closed" and closed["history"][-1]["by"] == "system"
     assert closed["metrics"]["one_touch"] is True
     assert [e["type"] for e in timeline(aws, "m-1")].count("ticket.resolved") == 1
+
+
+def test_an_agent_filled_meanwhile_is_not_given_one_more(aws: Env) -> None:
+    """Two storefronts open tickets at once: the cap holds although both read a free slot."""
+    import boto3
+
+    from infra.local.runtime import current_function
+    from loyalty import aws as loyalty_aws
+
+    desk_team(aws)
+    put_staff(aws, "agent-a", "agent", locale="en", max_open=1)
+    table = aws.table("LOYALTY_TABLE")
+    raced: list[str] = []
+
+    def fill_agent_a(model: Any, **kwargs: Any) -> None:
+        # Another ticket takes agent-a's only slot between this request's read and its commit.
+        if current_function.get() == "TicketsApi" and not raced:
+            raced.append(model.name)
+            table.put_item(Item={"pk": "T#demo#STAFF", "sk": "LOAD#agent-a", "kind": "agent_load", "open": 1})
+
+    events = boto3._get_default_session().events
+    events.register("before-call.dynamodb.TransactWriteItems", fill_agent_a)
+    loyalty_aws.reset()
+    try:
+        ticket = open_ticket(aws, at=aws.now + SHANGHAI_MORNING)
+    finally:
+        events.unregister("before-call.dynamodb.TransactWriteItems", fill_agent_a)
+        loyalty_aws.reset()
+    assert raced and ticket["assignee"] == "agent-b"  # the commit for agent-a failed its cap: decided again
+    load = table.get_item(Key={"pk": "T#demo#STAFF", "sk": "LOAD#agent-a"})["Item"]["open"]
+    assert load == 1
+
+
+def test_a_rejected_notice_holds_back_neither_the_assignment_nor_the_notices_sent(aws: Env) -> None:
+    from loyalty import jobs
+    from tests.integration.ses_faults import rejecting
+
+    desk_team(aws)
+    ticket = open_ticket(aws, priority="urgent")  # 20:00 Shanghai: waits for the 09:00 shift
+    late = aws.now + SHANGHAI_MORNING + timedelta(hours=4)  # the schedule was down until 13:00
+    with rejecting(lambda to, raw: "lead-1@staff.example" in to), pytest.raises(jobs.JobFailed):
+        tick(aws, late)
+    after = get(aws, ticket["ticket_id"], at=late)
+    assert after["assignee"] == "agent-a"
+    assert levels(aws, ticket["ticket_id"]) == [("agent-a@staff.example", "first_response warning")]
+    tick(aws, late + timedelta(minutes=1))  # SES accepts again: the breach, then the managers
+    assert sorted(levels(aws, ticket["ticket_id"])) == [
+        ("agent-a@staff.example", "first_response warning"),
+        ("boss-1@staff.example", "first_response managers"),
+        ("lead-1@staff.example", "first_response breach"),
+        ("lead@demo.example", "first_response managers"),
+    ]
