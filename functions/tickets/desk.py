@@ -293,7 +293,7 @@ def post_message(
             return Revision(before=ticket, ticket=ticket)  # committed before its reply was lost
         return logic.add_message(
             ticket, message_id=message_id, kind=kind, author=author, body=body, at=desk.now
-        )  # type: ignore[arg-type]
+        )
 
     return _change(desk, tenant, ticket_id, decide)
 

@@ -77,6 +77,8 @@ class Ticket:
     version: int = 0  # optimistic concurrency: one more per stored change
     resolved_at: datetime | None = None  # the latest resolve, while resolved or closed
     csat: int | None = None  # 1..5 from a ``survey.answered`` of kind csat
+    csat_at: str | None = None  # that answer's occurred_at (stored form): a later answer wins
+    csat_event_id: str | None = None
     erased: bool = False
     assign_at: datetime | None = None  # while unassigned: the next assignment attempt
     notices_sent: frozenset[str] = frozenset()  # the ``Notification.claim`` of every notice sent

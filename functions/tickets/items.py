@@ -96,6 +96,8 @@ def to_ticket(
         resolved_at=_time(main.get("resolved_at")),
         assign_at=_time(main.get("assign_at")),
         csat=int(main["csat"]) if main.get("csat") is not None else None,
+        csat_at=str(main["csat_at"]) if main.get("csat_at") else None,
+        csat_event_id=str(main["csat_event_id"]) if main.get("csat_event_id") else None,
         erased=bool(main.get("erased", False)),
         notices_sent=frozenset(str(claim) for claim in main.get("notices_sent") or ()),
         messages=tuple(sorted(messages, key=lambda m: m.at)),  # stable: the given order within an instant
@@ -126,8 +128,11 @@ def ticket_item(ticket: Ticket, tz: ZoneInfo, timer_at: datetime | None) -> dict
         value = getattr(ticket, name)
         if value is not None:
             item[name] = iso(value)
-    if ticket.csat is not None:
-        item["csat"] = ticket.csat
+    # The rating TicketsEvents stored (tickets.csat_store) is written back as read, so a
+    # later change of the ticket keeps which answer it came from.
+    for name in ("csat", "csat_at", "csat_event_id"):
+        if getattr(ticket, name) is not None:
+            item[name] = getattr(ticket, name)
     if ticket.erased:
         item["erased"] = True
     if ticket.notices_sent:

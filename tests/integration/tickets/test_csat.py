@@ -167,3 +167,18 @@ def test_a_survey_record_that_does_not_parse_is_reported_for_a_retry(aws: Env) -
     response = invoke(TICKETS_EVENTS, aws.handlers["TicketsEvents"], batch)
     assert response == {"batchItemFailures": [{"itemIdentifier": bad["dynamodb"]["SequenceNumber"]}]}
     assert _rating(_ticket(aws))[:3] == (4, "2026-03-10T11:00:00.000Z", "sv-a1")
+
+
+def test_a_later_change_of_the_ticket_keeps_which_answer_rated_it(aws: Env) -> None:
+    ticket = aws.call("POST", "/v1/tickets", {"subject": "Parcel late", "member_id": "m-1"}).json()
+    tid = ticket["ticket_id"]
+    aws.call("PATCH", f"/v1/tickets/{tid}", {"status": "resolved"})
+    _answer(aws, "sv-a1", 4, at="2026-03-10T11:00:00Z", ticket_id=tid)
+    pump = aws.pump()
+    pump.drain()
+    customer = {"kind": "customer", "author": "m-1", "body": "thanks"}
+    assert aws.call("POST", f"/v1/tickets/{tid}/messages", customer).status == 201  # rewrites the ticket
+    assert _rating(_ticket(aws, tid))[:3] == (4, "2026-03-10T11:00:00.000Z", "sv-a1")
+    _answer(aws, "sv-old", 1, at="2026-03-10T09:30:00Z", ticket_id=tid)  # older: still ignored
+    pump.drain()
+    assert aws.call("GET", f"/v1/tickets/{tid}").json()["csat"] == 4
