@@ -1,10 +1,11 @@
 """Daily KPI report: which days are due, every figure's definition and its computation from
 the records the repository reads, and the rendering. Pure: no AWS here.
 
-Each figure is computed here and only here, from the activity index of the day (the
+Each figure of today's email is computed here, from the activity index of the day (the
 program-local day an item is listed under): :func:`revenue`, :func:`refunded` and
 :func:`points_issued` state their definitions; counts are the number of items of one
-kind listed that day (:func:`day_figures`)."""
+kind listed that day (:func:`day_figures`). The KPI figures of docs/kpis.md are defined
+in ``reports.kpis``."""
 
 from __future__ import annotations
 

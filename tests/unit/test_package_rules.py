@@ -41,6 +41,7 @@ PURE = (
     "care_rules/rendering.py",
     "care_rules/tasks.py",
     "reports/logic.py",
+    "reports/kpis.py",
     "tickets/logic.py",
     "tickets/calendar.py",
     "tickets/service_config.py",
