@@ -9,7 +9,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 export PYTHONPATH := .:functions:layers/common/python
 
-.PHONY: venv test unit lint pr synth local demo deploy openapi bench redrive tenant clean
+.PHONY: venv test unit lint pr synth local demo deploy openapi bench redrive rebuild-rollups tenant clean
 
 venv: $(STAMP)
 
@@ -69,6 +69,7 @@ bench: venv
 	$(PY) -m bench.points
 	$(PY) -m bench.care
 	$(PY) -m bench.tickets
+	$(PY) -m bench.reports
 	$(PY) -m bench.cold_start
 
 ## Deploy to the AWS account of the current credentials (needs the aws-cdk CLI). Deployment
@@ -89,6 +90,15 @@ deploy: venv
 redrive: venv
 	@test -n "$(FUNCTION)" || { echo 'make redrive: give FUNCTION=<logical id>, e.g. PointsEarn' >&2; exit 2; }
 	$(PY) -m infra.redrive --function "$(FUNCTION)" \
+	  $(if $(STACK),--stack "$(STACK)",--local http://127.0.0.1:$${LOCAL_PORT:-3000})
+
+## Recompute a tenant's KPI rollups from the event log, paging per day (reports.rebuild):
+##   make rebuild-rollups TENANT=demo FROM=2026-01-01 TO=2026-03-31                    (local stack)
+##   make rebuild-rollups TENANT=demo FROM=2026-01-01 TO=2026-03-31 STACK=LoyaltyStack (AWS)
+rebuild-rollups: venv
+	@test -n "$(TENANT)" -a -n "$(FROM)" -a -n "$(TO)" || { \
+	  echo 'make rebuild-rollups: give TENANT=<id> FROM=YYYY-MM-DD TO=YYYY-MM-DD [STACK=<stack>]' >&2; exit 2; }
+	$(PY) -m infra.rebuild_rollups --tenant "$(TENANT)" --from "$(FROM)" --to "$(TO)" \
 	  $(if $(STACK),--stack "$(STACK)",--local http://127.0.0.1:$${LOCAL_PORT:-3000})
 
 ## Bootstrap a tenant and its first admin key (printed once):

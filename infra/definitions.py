@@ -100,7 +100,8 @@ class FunctionDef:
     stream: StreamSourceDef | None = None
     schedules: tuple[ScheduleDef, ...] = ()
     sends_email: bool = False
-    writes_reports: bool = False
+    writes_reports: bool = False  # stores reports in the reports bucket (REPORTS_BUCKET)
+    reads_reports: bool = False  # reads them back
     reads_care_rules: bool = False  # may seed a tenant's default care rules (CARE_RULES_PARAMETER)
     reads_service_config: bool = False  # the service desk's calendars and policies (SERVICE_CONFIG_PARAMETER)
     uses_unsubscribe_key: bool = False  # signs or verifies unsubscribe links (UNSUBSCRIBE_SECRET)
@@ -148,7 +149,8 @@ LOYALTY_TABLE = TableDef(
         # Care tasks by member: gsi2pk = T#<tenant>#TASKM#<member>, gsi2sk = <status>#<due_at>#<task>
         IndexDef("gsi2", "gsi2pk", "gsi2sk"),
     ),
-    stream_view_type=None,
+    # Both images: the report counters (ReportsRecords) count what a change moved.
+    stream_view_type="NEW_AND_OLD_IMAGES",
     ttl_attribute="expires_at",
 )
 
@@ -374,15 +376,66 @@ TICKETS_EVENTS = FunctionDef(
     reads_service_config=True,
 )
 
+REPORTS_ROLLUP = FunctionDef(
+    logical_id="ReportsRollup",
+    handler="reports.stream.lambda_handler",
+    description="KPI rollups from the event stream: orders, refunds, registrations, survey answers",
+    tables={"LoyaltyTable": "write"},
+    stream=StreamSourceDef(
+        table="EventsTable",
+        batch_size=25,
+        max_retries=3,
+        event_types=(
+            "order.placed",
+            "order.refunded",
+            "order.cancelled",
+            "member.registered",
+            "survey.answered",
+        ),
+    ),
+)
+
+REPORTS_RECORDS = FunctionDef(
+    logical_id="ReportsRecords",
+    handler="reports.records.lambda_handler",
+    description="KPI counters from the loyalty table's stream: points, stages, tiers, tickets, care",
+    tables={"LoyaltyTable": "write"},
+    stream=StreamSourceDef(
+        table="LoyaltyTable",
+        batch_size=50,
+        max_retries=3,
+        kinds=("ledger", "stats", "balance", "care_ledger", "care_task", "ticket"),
+        event_names=("INSERT", "MODIFY"),
+    ),
+)
+
 REPORTS = FunctionDef(
     logical_id="Reports",
     handler="reports.schedule.lambda_handler",
-    description="Daily KPI report emailed to managers",
-    tables={"EventsTable": "read", "LoyaltyTable": "write"},
-    schedules=(ScheduleDef("daily-report", "cron(30 6 * * ? *)", PROGRAM_TIME_ZONE, "daily_report"),),
+    description="Daily, weekly and monthly KPI reports, stored and emailed to managers",
+    tables={"LoyaltyTable": "write"},
+    schedules=(
+        ScheduleDef("daily-report", "cron(30 6 * * ? *)", PROGRAM_TIME_ZONE, "daily_report"),
+        ScheduleDef("weekly-report", "cron(0 7 ? * MON *)", PROGRAM_TIME_ZONE, "weekly_report"),
+        ScheduleDef("monthly-report", "cron(0 7 1 * ? *)", PROGRAM_TIME_ZONE, "monthly_report"),
+    ),
     sends_email=True,
     writes_reports=True,
+    reads_reports=True,
     timeout_seconds=300,
+)
+
+REPORTS_API = FunctionDef(
+    logical_id="ReportsApi",
+    handler="reports.api.lambda_handler",
+    description="Stored KPI reports: list, read, CSV (admin key)",
+    tables={"LoyaltyTable": "read"},
+    routes=(
+        RouteDef("GET", "/v1/reports"),
+        RouteDef("GET", "/v1/reports/{report_id}"),
+        RouteDef("GET", "/v1/reports/{report_id}/csv"),
+    ),
+    reads_reports=True,
 )
 
 MEMBER_REFRESH = FunctionDef(
@@ -409,7 +462,10 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
     TICKETS_API,
     TICKETS_EVENTS,
     TICKETS_ESCALATION,
+    REPORTS_ROLLUP,
+    REPORTS_RECORDS,
     REPORTS,
+    REPORTS_API,
     MEMBER_REFRESH,
 )
 
@@ -507,7 +563,7 @@ def required_settings(fn: FunctionDef) -> tuple[str, ...]:
     names = {table(logical_id).env_var for logical_id in fn.tables}
     if fn.sends_email:
         names.add("SENDER_EMAIL")
-    if fn.writes_reports:
+    if fn.writes_reports or fn.reads_reports:
         names.add("REPORTS_BUCKET")
     if fn.uses_unsubscribe_key:
         names.add("UNSUBSCRIBE_SECRET")

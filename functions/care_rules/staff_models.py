@@ -21,6 +21,7 @@ class StaffOut(BaseModel):
     saved_at: str = Field(description="When this version was saved (RFC 3339)")
     calendar: str = Field(description="The business-hours calendar the person works")
     max_open: int = Field(ge=1, description="The most open tickets the person is assigned")
+    reports: list[str] = Field(description="The KPI reports emailed to the person: daily, weekly, monthly")
 
 
 class StaffListOut(BaseModel):
@@ -42,4 +43,5 @@ def staff_out(person: Staff) -> StaffOut:
         saved_at=person.saved_at,
         calendar=person.calendar,
         max_open=person.max_open,
+        reports=list(person.reports),
     )

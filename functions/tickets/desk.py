@@ -25,7 +25,7 @@ from loyalty.system_events import SYSTEM_PREFIX, system_event
 from loyalty.timeutil import iso, local_day, parse_rfc3339
 from tickets import assignment, escalation, logic, sla, workflow
 from tickets.domain import MessageKind, Metrics, Notification, Sla, Ticket
-from tickets.items import Commit
+from tickets.items import Commit, report_of
 from tickets.logic import Revision
 from tickets.service_config import ServiceConfig
 
@@ -154,6 +154,7 @@ def _commit(
 ) -> Ticket:
     revision = logic.with_current_policy(revision, desk.config, desk.now)
     placed, timer, warn = _placement(desk, revision.ticket)
+    found = evaluate(revision.ticket, desk.config, desk.now)  # as a read at this instant has it
     commit = Commit(
         summary=placed,
         timer_at=timer,
@@ -162,6 +163,7 @@ def _commit(
         pointer=pointer,
         cap=cap,
         breaches=tuple(n for n in escalated if n.level == "breach"),
+        report=report_of(found.ticket, found.sla, found.metrics),
     )
     return desk.store.commit(
         revision.before, revision.ticket, revision.messages, revision.changes, revision.loads, commit, desk.tz

@@ -1,11 +1,16 @@
 """The stored items of a ticket, built and read back: the ticket item (with its place in
 the timer index and the activity index), its list entries, and the ticket with its
 timeline from the items of its partition. Pure: no AWS here; ``tickets.repository``
-writes and reads them. Keys: ``tickets.layout``."""
+writes and reads them. Keys: ``tickets.layout``.
+
+The ticket item carries ``report`` (:func:`report_of`): what the KPI reports count of
+the ticket, derived at each write from its SLA and metrics as a read computes them at
+that instant; no personal data and no free text, and equal for an equal ticket state
+(docs/tickets.md "Service figures")."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,8 +19,18 @@ from zoneinfo import ZoneInfo
 from loyalty import keys
 from loyalty.events.stored import StoredEvent
 from loyalty.timeutil import iso, local_day, parse_rfc3339
-from tickets import layout
-from tickets.domain import DEFAULT_QUEUE, Change, Message, Notification, Ticket
+from tickets import layout, workflow
+from tickets.domain import (
+    DEFAULT_QUEUE,
+    TARGETS,
+    Change,
+    Message,
+    Metrics,
+    Notification,
+    Sla,
+    TargetState,
+    Ticket,
+)
 
 _SCALARS = (
     "tenant_id",
@@ -46,6 +61,7 @@ class Commit:
     pointer: tuple[str, str | None, str] | None = None
     cap: tuple[str, int] | None = None  # an automatic assignment: its agent's load must stay under this
     breaches: Sequence[Notification] = ()  # breach notices sent now: listed in the activity index
+    report: Mapping[str, Any] | None = None  # the ticket's ``report`` attribute (report_of)
 
 
 def _time(value: Any) -> datetime | None:
@@ -105,7 +121,46 @@ def to_ticket(
     )
 
 
-def ticket_item(ticket: Ticket, tz: ZoneInfo, timer_at: datetime | None) -> dict[str, Any]:
+def _outcome(state: TargetState) -> str:
+    """``breached`` (met late, or unmet at or past its due time), ``achieved`` (met by it)
+    or ``open`` (not decided: running, or stopped on a resolve before it was due)."""
+    if state.breached:
+        return "breached"
+    return "achieved" if state.achieved_at is not None else "open"
+
+
+def report_of(ticket: Ticket, sla: Sla, metrics: Metrics) -> dict[str, Any]:
+    """What the reports count of ``ticket``, from its SLA and metrics at the write: its
+    opening and category, its latest resolve (while resolved or closed) with the reopen
+    count and one-touch, each target with a due time and its outcome, and the first
+    response with its business and calendar minutes. Instants are UTC ISO."""
+    report: dict[str, Any] = {
+        "created_at": iso(ticket.created_at),
+        "category": ticket.category,
+        "reopened": metrics.reopened,
+        "one_touch": metrics.one_touch,
+        "sla": {
+            name: {"due_at": iso(state.due_at), "outcome": _outcome(state)}
+            for name in TARGETS
+            if (state := sla.target(name)).due_at is not None
+        },
+    }
+    resolved = workflow.last_resolved(ticket)
+    if resolved is not None:
+        report["resolved_at"] = iso(resolved)
+    answered = sla.first_response.achieved_at
+    if answered is not None and metrics.first_response is not None:
+        report["first_response"] = {
+            "at": iso(answered),
+            "business_minutes": metrics.first_response.business,
+            "calendar_minutes": metrics.first_response.calendar,
+        }
+    return report
+
+
+def ticket_item(
+    ticket: Ticket, tz: ZoneInfo, timer_at: datetime | None, report: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     item: dict[str, Any] = {
         "pk": keys.ticket_pk(ticket.tenant_id, ticket.ticket_id),
         "sk": layout.TICKET_SK,
@@ -137,6 +192,8 @@ def ticket_item(ticket: Ticket, tz: ZoneInfo, timer_at: datetime | None) -> dict
         item["erased"] = True
     if ticket.notices_sent:
         item["notices_sent"] = sorted(ticket.notices_sent)
+    if report is not None:
+        item["report"] = dict(report)
     if timer_at is not None:
         item["gsi1pk"] = keys.due_pk(ticket.tenant_id, layout.TIMER_KIND)
         item["gsi1sk"] = f"{iso(timer_at)}#{ticket.ticket_id}"

@@ -97,7 +97,10 @@ class TicketStore:
         """Write ``after`` (version one more than ``before``'s) and everything that goes
         with it, in one transaction; LostRace when the ticket or a pointer moved."""
         stored = after.__class__(**{**after.__dict__, "version": (before.version if before else 0) + 1})
-        put: dict[str, Any] = {"TableName": self.table_name, "Item": ticket_item(stored, tz, commit.timer_at)}
+        put: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Item": ticket_item(stored, tz, commit.timer_at, commit.report),
+        }
         if before is None:
             put["ConditionExpression"] = "attribute_not_exists(pk)"
         else:

@@ -159,6 +159,7 @@ def code_excludes(package: str) -> list[str]:
 BUNDLED_REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "care_rules": ("jinja2", "css-inline"),
     "tickets": ("holidays",),  # the business-hours calendars' public holidays and make-up workdays
+    "reports": ("css-inline",),  # the report email's inlined CSS
 }
 PIP_PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 BUILD_IMAGE = f"public.ecr.aws/sam/build-{PYTHON_RUNTIME}"
@@ -413,9 +414,9 @@ class Functions(Construct):
             environment["DEAD_LETTER_QUEUE_URL"] = dlq.queue_url
             environment["STREAM_MAX_RETRIES"] = str(fn_def.stream.max_retries)
             dlq.grant_send_messages(role)
-        if fn_def.writes_reports:
+        if fn_def.writes_reports or fn_def.reads_reports:
             environment["REPORTS_BUCKET"] = self._data.reports_bucket.bucket_name
-            self._grant_reports(scope, role)
+            self._grant_reports(scope, role, fn_def)
         if fn_def.sends_email:
             role.add_to_policy(
                 iam.PolicyStatement(
@@ -516,19 +517,23 @@ class Functions(Construct):
                 role, "ThrottleCounterKey", list(KMS_READ_ACTIONS + KMS_WRITE_ACTIONS), "dynamodb"
             )
 
-    def _grant_reports(self, scope: Construct, role: iam.Role) -> None:
+    def _grant_reports(self, scope: Construct, role: iam.Role, fn_def: FunctionDef) -> None:
         bucket = self._data.reports_bucket
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="PutReports", actions=["s3:PutObject"], resources=[bucket.arn_for_objects("*")]
-            )
+        actions = (["s3:PutObject"] if fn_def.writes_reports else []) + (
+            ["s3:GetObject"] if fn_def.reads_reports else []
         )
-        self._grant_key(role, "ReportsKey", list(KMS_WRITE_ACTIONS), "s3")
+        role.add_to_policy(
+            iam.PolicyStatement(sid="Reports", actions=actions, resources=[bucket.arn_for_objects("*")])
+        )
+        key_actions = (list(KMS_WRITE_ACTIONS) if fn_def.writes_reports else []) + (
+            list(KMS_READ_ACTIONS) if fn_def.reads_reports else []
+        )
+        self._grant_key(role, "ReportsKey", sorted(set(key_actions)), "s3")
         acknowledge(
             role,
             "AwsSolutions-IAM5[Resource::<ReportsBucket.Arn>/*]",
-            "Report object keys are dated (one per day), so s3:PutObject is scoped to the objects of "
-            "the reports bucket only.",
+            "Report object keys are dated (one per period), so the object actions are scoped to the "
+            "objects of the reports bucket only.",
         )
 
     def _grant_key(self, role: iam.Role, sid: str, actions: list[str], service: str) -> None:

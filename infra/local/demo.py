@@ -11,7 +11,8 @@ tickets API on the second afternoon: one urgent complaint escalates level by lev
 resolved ticket is reopened by the customer, one gets a goodwill credit, and the
 resolved tickets' CSAT surveys are answered; more tickets follow every few days. The
 clock moves a day at a time so the schedules fire: birthday greetings, ticket
-escalations, the points sweep and the manager's daily report (in outbox/).
+escalations, the points sweep and the managers' daily, weekly and monthly KPI reports
+(in outbox/; the summary prints the last monthly report's headline figures).
 Then the clock moves on a year: the first weeks' points expire, announced a
 month before, and tier anniversaries move members who no longer qualify down.
 The default care rules (seeded on the tenant's first event) run all along: a staff
@@ -34,6 +35,7 @@ import json
 import random
 import sys
 import time
+import urllib.parse
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -57,6 +59,12 @@ MAX_RUNS_PER_ADVANCE = 1
 ORDER_CHANCE = 0.035  # a member orders on a given day: about once in four weeks
 REGULAR_EVERY = 25  # every 25th member is a regular: about every other day, bigger baskets
 REGULAR_ORDER_CHANCE = 0.5
+# The KPI reports' recipients: the store manager (every report, in Chinese) and the
+# regional manager (the monthly report, in English).
+MANAGERS = (
+    ("store-manager", "zh-CN", ("daily", "weekly", "monthly")),
+    ("regional-manager", "en", ("monthly",)),
+)
 DESK_DAY = 1  # a Tuesday: the desk's afternoon of tickets (then two tickets every third day)
 STAFF = (  # (staff id, active): the reps members are owned by, and the care desk
     ("rep-wang", True),
@@ -155,6 +163,16 @@ class Scenario:
                 "active": active,
             }
             self.client.expect(201, "PUT", f"/v1/admin/staff/{staff_id}", person, key=DEMO_ADMIN_KEY)
+        for staff_id, locale, kinds in MANAGERS:  # the KPI reports' recipients
+            manager = {
+                "name": staff_id.replace("-", " ").title(),
+                "email": f"{staff_id}@demo.example",
+                "role": "manager",
+                "time_zone": "Asia/Shanghai",
+                "locale": locale,
+                "reports": list(kinds),
+            }
+            self.client.expect(201, "PUT", f"/v1/admin/staff/{staff_id}", manager, key=DEMO_ADMIN_KEY)
 
     def cart(self, member: str, at: datetime, number: int) -> dict[str, Any]:
         self.carts += 1
@@ -430,6 +448,10 @@ def missing_from_story(summary: dict[str, Any]) -> list[str]:
         "care email": sum(summary["care"]["care_sent"].values()) > 0,
         "care task": sum(summary["care"]["care_tasks"].values()) > 0,
         "care skip": sum(summary["care"]["care_skipped"].values()) > 0,
+        **{
+            f"{kind} report": summary["reports"]["emailed"].get(kind, 0) > 0
+            for kind in ("daily", "weekly", "monthly")
+        },
     }
     return [part for part, ok in shown.items() if not ok]
 
@@ -552,15 +574,13 @@ def summarize(scenario: Scenario, stack: LocalStack, outbox: Path) -> dict[str, 
         scenario.now.astimezone(zone).date().isoformat(),
     )
     subjects: Counter[str] = Counter()
-    reports = []
-    played_until = (START + timedelta(days=scenario.days)).date().isoformat()
+    reports: Counter[str] = Counter()
     for path in sorted(outbox.glob("*.eml")):
         message = message_from_bytes(path.read_bytes(), policy=policy.default)
-        subject = str(message["Subject"] or "")
-        rule = message["X-Loyalty-Rule"]
+        rule, report = message["X-Loyalty-Rule"], message["X-Loyalty-Report"]
         kind = (
-            "report"
-            if subject.startswith("Daily report")
+            f"report: {report}"
+            if report
             else "escalation"
             if rule == "ticket-escalation"
             else f"care: {rule}"
@@ -568,8 +588,8 @@ def summarize(scenario: Scenario, stack: LocalStack, outbox: Path) -> dict[str, 
             else "other"
         )
         subjects[kind] += 1
-        if kind == "report" and subject[len("Daily report ") :][:10] < played_until:
-            reports.append(path)  # the year after the weeks has reports too, of quiet days
+        if report:
+            reports[str(report)] += 1
     revenue = sum((Decimal(o["data"]["total"]) for o in scenario.orders), Decimal("0"))
     stack_status = stack.status()
     return {
@@ -580,7 +600,7 @@ def summarize(scenario: Scenario, stack: LocalStack, outbox: Path) -> dict[str, 
         **story,
         "schedule_runs": dict(scenario.schedule_runs),
         "emails": dict(subjects),
-        "latest_report": str(reports[-1]) if reports else None,
+        "reports": monthly_headline(scenario.client, dict(reports)),
         "simulated_until": stack_status["now"],
         "dead_letters": sum(stack_status["dead_letters"].values()),
         "care": {"carts_left": scenario.carts, **care},
@@ -588,11 +608,49 @@ def summarize(scenario: Scenario, stack: LocalStack, outbox: Path) -> dict[str, 
     }
 
 
+HEADLINE = (
+    "orders",
+    "net_revenue",
+    "active_customers",
+    "repurchase_rate",
+    "churn_rate",
+    "retention_rate",
+    "nps",
+    "csat",
+    "sla_first_response",
+    "points_liability",
+)
+
+
+def monthly_headline(client: Client, emailed: dict[str, int]) -> dict[str, Any]:
+    """The reports emailed, by kind, and the headline figures of the last monthly
+    report, read back through the reports API."""
+    listed: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        query = "/v1/reports?period=monthly&limit=100" + (
+            f"&cursor={urllib.parse.quote(cursor)}" if cursor else ""
+        )
+        page = client.expect(200, "GET", query, key=DEMO_ADMIN_KEY)
+        listed += page["reports"]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    out: dict[str, Any] = {"emailed": emailed, "monthly_reports": len(listed)}
+    if listed:
+        last = client.expect(200, "GET", f"/v1/reports/{listed[-1]['report_id']}", key=DEMO_ADMIN_KEY)
+        out["last_monthly"] = f"{last['report_id']} ({last['start']} to {last['end']}, end exclusive)"
+        out["headline"] = {name: last["figures"].get(name) for name in HEADLINE}
+        out["previous"] = {name: last["previous"].get(name) for name in HEADLINE}
+    return out
+
+
 def render(summary: dict[str, Any]) -> str:
     lines = ["", "Demo finished:"]
     sections = {
         "care": "Care (default rules; read back through the admin API and /v1/care-tasks):",
         "desk": "Service desk (read back through /v1/tickets, the member timeline and the outbox):",
+        "reports": "KPI reports (outbox/, and the last monthly report through /v1/reports):",
     }
     lines += [
         f"  {key.replace('_', ' '):<18} {value}" for key, value in summary.items() if key not in sections

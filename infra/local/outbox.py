@@ -11,10 +11,11 @@ from typing import Any
 
 def _slug(raw: str) -> str:
     """A file name for a message: a care email by its rule (its subject is in the member's
-    language), any other by its subject."""
+    language), a KPI report by its id (``report-monthly-2026-03-01``), any other by its
+    subject."""
     message = message_from_string(raw, policy=policy.default)
-    rule = message["X-Loyalty-Rule"]
-    name = f"care {rule}" if rule else str(message["Subject"] or "message")
+    rule, report = message["X-Loyalty-Rule"], message["X-Loyalty-ReportId"]
+    name = f"care {rule}" if rule else f"report {report}" if report else str(message["Subject"] or "message")
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "message"
 
 

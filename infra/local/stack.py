@@ -244,6 +244,21 @@ class LocalStack:
             self._rw.release_write()
         return asdict(result)
 
+    def rebuild_rollups(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Recompute a tenant's KPI rollups in-process (infra.rebuild_rollups), with the
+        streams held still."""
+        from datetime import date
+
+        from infra.rebuild_rollups import run
+
+        first, last = date.fromisoformat(str(request["from"])), date.fromisoformat(str(request["to"]))
+        self._rw.acquire_write()
+        try:
+            self._settle()
+            return run(str(request["tenant"]), first, last)
+        finally:
+            self._rw.release_write()
+
     def create_tenant(self, request: dict[str, Any]) -> dict[str, Any]:
         """A tenant and its first admin key (infra.tenant)."""
         from loyalty import credentials, tenants
@@ -344,6 +359,11 @@ def _make_request_handler(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
                     return _json(200, stack.redrive(json.loads(body or b"{}")))
                 except ValueError as err:
                     return _local_error(400, "invalid_redrive_request", str(err))
+            if path == "/_local/rebuild-rollups" and method == "POST":
+                try:
+                    return _json(200, stack.rebuild_rollups(json.loads(body or b"{}")))
+                except (ValueError, KeyError) as err:
+                    return _local_error(400, "invalid_rebuild_request", str(err))
             if path == "/v1/openapi.json" and method == "GET":
                 from infra.local.openapi import openapi_document
 

@@ -44,7 +44,8 @@ def test_storefront_flow_end_to_end(local: LocalClient) -> None:
     assert escalated["sla"]["first_response"]["breached"] is True
 
     subjects = [_subject(p) for p in sorted(local.outbox.glob("*.eml"))]
-    assert any(s.startswith("Daily report 2026-03-10: 1 orders, 80.40 CNY") for s in subjects)
+    # the KPI report to the tenant's manager, in the program's locale (zh-CN)
+    assert "日报 2026-03-10：订单 1，净收入 80.40 CNY" in subjects
     assert "E2E-Ann，生日快乐！为您送上祝福" in subjects  # the member's locale: the program's zh-CN
     # the managers level, to the tenant's escalation address in the program's locale (zh-CN)
     assert any(
@@ -168,13 +169,24 @@ def test_demo_scenario_leaves_a_report_in_the_outbox(tmp_path: Path) -> None:
     # then a late evening of carts, reminded at 09:30 the next morning (Shanghai)
     assert summary["simulated until"] == "2027-03-22T01:30:00.000Z"
 
-    # One report a day, every day, from the played days through the quiet year after.
-    days = sorted(p.name.split("daily-report-")[1][:10] for p in outbox.glob("*daily-report-*.eml"))
+    # One daily report a day, from the played days through the quiet year after; every ISO
+    # week and every month reported too (the store manager gets each, the regional manager
+    # the monthly ones); the summary shows the last monthly report's headline figures.
+    days = sorted({p.name.split("report-daily-")[1][:10] for p in outbox.glob("*-report-daily-*.eml")})
     first = date.fromisoformat(days[0])
     assert days == [(first + timedelta(days=i)).isoformat() for i in range(len(days))]
     assert first.isoformat() == "2026-03-02" and len(days) > 365  # the demo starts 2026-03-02 in Shanghai
-    played = outbox.glob("*daily-report-2026-03-0*.eml")
-    assert any("orders" in p.read_text() and "Points issued" in p.read_text() for p in played)
+    months = sorted({p.name.split("report-monthly-")[1][:10] for p in outbox.glob("*-report-monthly-*.eml")})
+    assert months[0] == "2026-03-01" and len(months) >= 12
+    assert len(list(outbox.glob("*-report-monthly-*.eml"))) == 2 * len(months)  # both managers
+    assert len({p.name[6:] for p in outbox.glob("*-report-weekly-*.eml")}) >= 52
+    emailed = ast.literal_eval(summary["emailed"])
+    assert emailed["monthly"] == 2 * len(months) and emailed["daily"] == len(days)
+    headline = ast.literal_eval(summary["headline"])
+    assert summary["last monthly"].startswith(f"monthly-{months[-1]}")
+    assert set(headline) >= {"orders", "net_revenue", "churn_rate", "nps", "points_liability"}
+    played = [p.read_text() for p in outbox.glob("*-report-daily-2026-03-0*.eml")]
+    assert any("text/csv" in text for text in played)
 
 
 def _assert_the_desk_story(summary: dict[str, str], outbox: Path) -> None:

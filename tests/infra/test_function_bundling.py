@@ -29,7 +29,9 @@ def test_the_care_rules_requirements_are_the_pinned_ones() -> None:
     assert {fn.package for fn in FUNCTIONS if functions.pinned_requirements(fn.package)} == {
         "care_rules",
         "tickets",
+        "reports",
     }
+    assert [p.split("==")[0] for p in functions.pinned_requirements("reports")] == ["css-inline"]
 
 
 def test_the_tickets_requirements_are_the_pinned_ones() -> None:

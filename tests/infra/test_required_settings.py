@@ -1,5 +1,5 @@
 """Each function's ``REQUIRED_SETTINGS`` names exactly what it was given: its tables'
-variables, the sender when it sends email, the bucket when it writes reports, the
+variables, the sender when it sends email, the bucket when it writes or reads reports, the
 unsubscribe secret (and, when it sends email, the public API URL) when it uses the
 unsubscribe key; the
 deployed template and the local stack provide every one of them."""
@@ -34,7 +34,7 @@ def test_required_settings_name_exactly_the_functions_tables(fn: FunctionDef) ->
     expected = {t.env_var for t in TABLES if t.logical_id in fn.tables}
     if fn.sends_email:
         expected.add("SENDER_EMAIL")
-    if fn.writes_reports:
+    if fn.writes_reports or fn.reads_reports:
         expected.add("REPORTS_BUCKET")
     if fn.uses_unsubscribe_key:
         expected.add("UNSUBSCRIBE_SECRET")

@@ -213,7 +213,7 @@ def test_function_environment(resources: dict[str, dict[str, Any]], fn: Function
             expected[table.env_var] = {"Ref": table.logical_id}
     if counts_storefront_requests(fn):
         expected[LOYALTY_TABLE.env_var] = {"Ref": LOYALTY_TABLE.logical_id}
-    if fn.writes_reports:
+    if fn.writes_reports or fn.reads_reports:
         expected["REPORTS_BUCKET"] = {"Ref": "ReportsBucket"}
     if fn.stream is not None:
         expected["DEAD_LETTER_QUEUE_URL"] = {"Ref": queue_id(resources, fn)}
@@ -708,7 +708,10 @@ def test_only_the_report_writer_puts_reports(resources: dict[str, dict[str, Any]
     s3_actions = {
         a for a in all_actions(function_statements(resources, fn.logical_id)) if a.startswith("s3:")
     }
-    assert s3_actions == ({"s3:PutObject"} if fn.writes_reports else set())
+    expected = ({"s3:PutObject"} if fn.writes_reports else set()) | (
+        {"s3:GetObject"} if fn.reads_reports else set()
+    )
+    assert s3_actions == expected
 
 
 @pytest.mark.parametrize("fn", FUNCTIONS, ids=_fn_ids(list(FUNCTIONS)))

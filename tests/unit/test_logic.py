@@ -14,7 +14,6 @@ from ingest.events.models import EventIn
 from ingest.members.projection import MemberStats, apply_order, birthday_month_day, profile_changes
 from loyalty.program import Points
 from points.ledger import quote
-from reports import logic as reports
 
 pytestmark = pytest.mark.unit
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -98,23 +97,6 @@ def test_points_floor_whole_units(total: str, expected: int) -> None:
     day = date(2026, 3, 10)
     found = quote(Decimal(total), [], day, "member", Points(), first_order=False, birthday_month=False)
     assert found.order_points == expected
-
-
-def test_report_days_and_rendering() -> None:
-    assert reports.days_to_report(None, date(2026, 3, 11)) == [date(2026, 3, 10)]
-    assert reports.days_to_report(date(2026, 3, 8), date(2026, 3, 11)) == [
-        date(2026, 3, 9),
-        date(2026, 3, 10),
-    ]
-    figures = reports.DayFigures(
-        day=date(2026, 3, 10), orders=2, revenue={"CNY": Decimal("120.75")}, points_issued=120
-    )
-    email = reports.render_email("t", "Shop <1>", figures, ["m@x.example"])
-    assert email.subject == "Daily report 2026-03-10: 2 orders, 120.75 CNY"
-    assert email.html is not None and "Shop &lt;1&gt;" in email.html
-    assert reports.sum_by_currency(
-        [("CNY", Decimal("1.10")), ("USD", Decimal("2")), ("CNY", Decimal("0.90"))]
-    ) == {"CNY": Decimal("2.00"), "USD": Decimal("2")}
 
 
 def test_redact_keeps_no_personal_data_or_free_text() -> None:

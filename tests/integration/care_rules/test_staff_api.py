@@ -61,6 +61,7 @@ def test_create_replace_and_a_repeat_that_changes_nothing(aws: Env) -> None:
         "saved_at": "2026-03-10T12:00:00.000Z",
         "calendar": "cn-business",  # the defaults
         "max_open": 20,
+        "reports": ["daily", "weekly", "monthly"],
     }
     assert _call(aws, "GET", "/v1/admin/staff/rep-1").json() == created.json()
     replaced = _call(aws, "PUT", "/v1/admin/staff/rep-1", _person(role="lead", locale="en"), minutes=1)

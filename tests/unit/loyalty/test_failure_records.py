@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
 
 from loyalty import jobs
-from reports import logic as reports
 
 pytestmark = pytest.mark.unit
 
@@ -49,12 +46,6 @@ def test_where_names_the_raising_frame_and_messages_are_bounded() -> None:
     info = jobs.describe_error(caught.value)
     assert info.where.startswith("test_failure_records.py:") and info.where.endswith(" in fail")
     assert len(info.message) == jobs.MESSAGE_LIMIT
-
-
-def test_report_days_are_grouped_by_month() -> None:
-    days = [date(2026, 1, 30), date(2026, 1, 31), date(2026, 2, 1), date(2026, 2, 2)]
-    assert reports.months(days) == [days[:2], days[2:]]
-    assert reports.months([]) == []
 
 
 def test_a_delivery_claims_lease_outlasts_every_sending_function() -> None:

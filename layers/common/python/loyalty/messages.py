@@ -1,5 +1,8 @@
 """An email message and its MIME bytes. Pure: no AWS here (``loyalty.emailer``
-sends it), so the logic that composes messages never reaches SES."""
+sends it), so the logic that composes messages never reaches SES.
+
+A message is text/plain, or multipart/alternative with an html part; with attachments
+that part is wrapped in multipart/mixed, each attachment base64-encoded after it."""
 
 from __future__ import annotations
 
@@ -8,6 +11,12 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from pydantic import BaseModel
+
+
+class Attachment(BaseModel):
+    filename: str
+    content_type: str  # e.g. "text/csv; charset=utf-8"
+    data: bytes
 
 
 class Email(BaseModel):
@@ -19,6 +28,7 @@ class Email(BaseModel):
     tags: dict[str, str] = {}
     # Further headers, e.g. List-Unsubscribe and List-Unsubscribe-Post (RFC 8058).
     headers: dict[str, str] = {}
+    attachments: list[Attachment] = []
 
 
 _POLICY = policy.default.clone(max_line_length=998)
@@ -40,4 +50,21 @@ def build_mime(sender: str, email: Email) -> bytes:
     message.set_content(email.text)
     if email.html:
         message.add_alternative(email.html, subtype="html")
+    for attachment in email.attachments:
+        _attach(message, attachment)
     return message.as_bytes()
+
+
+def _attach(message: EmailMessage, attachment: Attachment) -> None:
+    kind, _, rest = attachment.content_type.partition(";")
+    maintype, _, subtype = kind.strip().lower().partition("/")
+    if not maintype or not subtype:
+        raise ValueError(f"not a content type: {attachment.content_type!r}")
+    params = {}
+    for item in rest.split(";"):
+        key, _, value = item.partition("=")
+        if key.strip():
+            params[key.strip().lower()] = value.strip().strip('"')
+    message.add_attachment(
+        attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename, params=params
+    )

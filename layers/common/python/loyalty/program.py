@@ -183,6 +183,20 @@ class Care(Strict):
     )
 
 
+class Reports(Strict):
+    """The inputs of the KPI reports that are not counted (docs/kpis.md)."""
+
+    gross_margin: Annotated[Decimal, Field(gt=0, le=1)] = Field(
+        default=Decimal(1), description="the share of revenue kept as margin, for clv"
+    )
+    point_value: Annotated[Decimal, Field(ge=0, le=Decimal("1000"))] = Field(
+        default=Decimal("0.01"), description="one point's value in the base currency, for the liability"
+    )
+    expected_redemption_rate: Annotated[Decimal, Field(ge=0, le=1)] = Field(
+        default=Decimal("0.8"), description="the redemption rate used while there is no redemption history"
+    )
+
+
 class ProgramConfig(Strict):
     currency: CurrencyCode = Field(default="CNY", description="the base currency of points and figures")
     exchange_rates: dict[CurrencyCode, Rate] = Field(
@@ -196,6 +210,7 @@ class ProgramConfig(Strict):
     tags: list[TagRule] = []
     points: Points = Points()
     care: Care = Care()
+    reports: Reports = Reports()
 
     @model_validator(mode="after")
     def _rates(self) -> ProgramConfig:

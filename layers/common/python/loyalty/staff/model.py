@@ -39,6 +39,8 @@ MAX_OPEN_LIMIT = 500
 
 Role = Literal["rep", "agent", "lead", "manager"]
 Locale = Literal["zh-CN", "en"]
+ReportPeriod = Literal["daily", "weekly", "monthly"]
+REPORT_PERIODS: tuple[ReportPeriod, ...] = ("daily", "weekly", "monthly")
 Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
 # The same shape as a member's email address (loyalty.events.models).
 Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
@@ -56,6 +58,12 @@ def _distinct(queues: list[str]) -> list[str]:
     if len(set(queues)) != len(queues):
         raise ValueError("queues must not repeat")
     return queues
+
+
+def _distinct_periods(periods: list[ReportPeriod]) -> list[ReportPeriod]:
+    if len(set(periods)) != len(periods):
+        raise ValueError("reports must not repeat")
+    return sorted(periods, key=REPORT_PERIODS.index)
 
 
 class StaffMember(BaseModel):
@@ -82,6 +90,10 @@ class StaffMember(BaseModel):
     max_open: Annotated[int, Field(strict=True, ge=1, le=MAX_OPEN_LIMIT)] = Field(
         default=DEFAULT_MAX_OPEN, description="The most open tickets the person is assigned, 1 to 500"
     )
+    reports: Annotated[list[ReportPeriod], AfterValidator(_distinct_periods)] = Field(
+        default_factory=lambda: list(REPORT_PERIODS),
+        description="The KPI reports a manager receives by email: daily, weekly, monthly (default all)",
+    )
 
 
 @dataclass(frozen=True)
@@ -100,6 +112,7 @@ class Staff:
     saved_at: str
     calendar: str = DEFAULT_CALENDAR
     max_open: int = DEFAULT_MAX_OPEN
+    reports: tuple[str, ...] = REPORT_PERIODS
 
     def fields(self) -> dict[str, Any]:
         """What a save sets (everything but the id, version and time): equal fields
@@ -108,6 +121,7 @@ class Staff:
         for name in ("staff_id", "version", "saved_at"):
             del found[name]
         found["queues"] = list(self.queues)
+        found["reports"] = list(self.reports)
         return found
 
 
@@ -134,6 +148,7 @@ def revise(
         saved_at=at,
         calendar=person.calendar,
         max_open=person.max_open,
+        reports=tuple(person.reports),
     )
     if before is not None and before.fields() == after.fields():
         return None

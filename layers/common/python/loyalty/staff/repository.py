@@ -27,7 +27,15 @@ from loyalty import audit, aws, cursor, keys
 from loyalty.commit import LostRace, optimistic
 from loyalty.dynamo import cancellation_codes, query_all, transact_write
 from loyalty.errors import ValidationFailed
-from loyalty.staff.model import DEFAULT_CALENDAR, DEFAULT_MAX_OPEN, Staff, StaffMember, matches, revise
+from loyalty.staff.model import (
+    DEFAULT_CALENDAR,
+    DEFAULT_MAX_OPEN,
+    REPORT_PERIODS,
+    Staff,
+    StaffMember,
+    matches,
+    revise,
+)
 from loyalty.timeutil import iso
 
 PAGE_KEYS = ("pk", "sk")
@@ -70,6 +78,7 @@ def staff_from_item(item: dict[str, Any]) -> Staff:
         saved_at=str(item["saved_at"]),
         calendar=str(item.get("calendar", DEFAULT_CALENDAR)),  # saved before it existed: the default
         max_open=int(item.get("max_open", DEFAULT_MAX_OPEN)),
+        reports=tuple(str(p) for p in item.get("reports", REPORT_PERIODS)),
     )
 
 
