@@ -110,7 +110,7 @@ class Prober:
         if fn is not None:
             env.update(function_environment(fn, sender_email=LOCAL_SENDER_EMAIL))
             env.update({t.env_var: f"cold-start-{t.logical_id}" for t in TABLES if t.logical_id in fn.tables})
-            if fn.writes_reports:
+            if fn.writes_reports or fn.reads_reports:
                 env["REPORTS_BUCKET"] = "cold-start-reports"
         return env
 

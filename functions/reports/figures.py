@@ -1,10 +1,10 @@
 """A report's figures from the rollups' buckets. Pure: no AWS here.
 
 Each figure is computed by its definition in ``reports.kpis`` from counters summed over a
-period's buckets (``reports.rollup`` for the member-level ones), so the report reads the
-bucket items of the months it touches, never events (``read_months``). Figures named in
-docs/kpis.md that the rollups do not count yet are left out of the document, never
-reported as zero."""
+period's buckets (``reports.rollup`` for the member-level ones, ``reports.service`` for
+the tickets'), so the report reads the bucket items of the months it touches, never
+events (``read_months``). Flows are sums over the period's days (or, for the trailing
+year, whole months); stocks at a moment are the tenant total less the changes since."""
 
 from __future__ import annotations
 

@@ -14,6 +14,8 @@ Rollups (docs/data-model.md, "Reports"):
   version every change of the member's rollup state moves), ``#REG`` (the registration
   counted), ``D<yyyy-mm>`` (the counted order days of a month: day of month -> orders),
   ``O#<order_id>`` (an order's state) and ``E#<event_id>`` (a survey answer counted).
+* ``RUX#<sequence number>`` / ``RUX``: a loyalty-table stream record counted
+  (``reports.record_store``, TTL 30 days).
 
 Reports:
 

@@ -152,10 +152,3 @@ def late_days(table_name: str, tenant: str, kind: str) -> list[str]:
 
 def clear_late(table_name: str, tenant: str, kind: str, day: str) -> None:
     aws.table(table_name).delete_item(Key={"pk": layout.late_pk(tenant), "sk": layout.late_sk(kind, day)})
-
-
-def update_figures(
-    table_name: str, bucket: str, tenant: str, doc: dict[str, Any], csv: bytes, html: str
-) -> None:
-    """A restated report: stored again with its new figures."""
-    store(table_name, bucket, tenant, doc, csv, html)

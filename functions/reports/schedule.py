@@ -45,8 +45,8 @@ tracer = tracer_for(__name__)
 metrics = metrics_for(__name__)
 
 MAX_MANAGERS = 500  # managers emailed per tenant (one page of the registry)
-STORE_ONLY = "store"
-SINCE = "reports_since"  # the tenant's first day reported (a job marker of its own)  # the item of a period nobody receives: the report is stored all the same
+STORE_ONLY = "store"  # the item of a period nobody receives: the report is stored all the same
+SINCE = "reports_since"  # the tenant's first day reported (a job marker of its own)
 
 
 class ReportRun(jobs.JobRun):

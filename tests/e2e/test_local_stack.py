@@ -170,18 +170,21 @@ def test_demo_scenario_leaves_a_report_in_the_outbox(tmp_path: Path) -> None:
     assert summary["simulated until"] == "2027-03-22T01:30:00.000Z"
 
     # One daily report a day, from the played days through the quiet year after; every ISO
-    # week and every month reported too (the store manager gets each, the regional manager
-    # the monthly ones); the summary shows the last monthly report's headline figures.
+    # week and every month reported too. Three managers: the store manager and the desk's
+    # manager get every kind, the regional manager the monthly ones (in English); the
+    # summary shows the last monthly report's headline figures.
     days = sorted({p.name.split("report-daily-")[1][:10] for p in outbox.glob("*-report-daily-*.eml")})
     first = date.fromisoformat(days[0])
     assert days == [(first + timedelta(days=i)).isoformat() for i in range(len(days))]
     assert first.isoformat() == "2026-03-02" and len(days) > 365  # the demo starts 2026-03-02 in Shanghai
     months = sorted({p.name.split("report-monthly-")[1][:10] for p in outbox.glob("*-report-monthly-*.eml")})
     assert months[0] == "2026-03-01" and len(months) >= 12
-    assert len(list(outbox.glob("*-report-monthly-*.eml"))) == 2 * len(months)  # both managers
+    assert len(list(outbox.glob("*-report-monthly-*.eml"))) == 3 * len(months)
     assert len({p.name[6:] for p in outbox.glob("*-report-weekly-*.eml")}) >= 52
     emailed = ast.literal_eval(summary["emailed"])
-    assert emailed["monthly"] == 2 * len(months) and emailed["daily"] == len(days)
+    assert emailed["monthly"] == 3 * len(months) and emailed["daily"] == 2 * len(days)
+    english = [p for p in outbox.glob("*-report-*.eml") if "regional-manager@" in p.read_text()]
+    assert len(english) == len(months) and all("Monthly report" in p.read_text() for p in english)
     headline = ast.literal_eval(summary["headline"])
     assert summary["last monthly"].startswith(f"monthly-{months[-1]}")
     assert set(headline) >= {"orders", "net_revenue", "churn_rate", "nps", "points_liability"}

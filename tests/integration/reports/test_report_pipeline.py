@@ -125,6 +125,20 @@ def test_missed_days_are_caught_up_and_a_repeated_run_sends_nothing_twice(aws: E
     ]
     again = aws.run_job("Reports", "daily_report", datetime(2026, 2, 27, 5, 30, tzinfo=UTC))
     assert again["reported"] == [] and again["sent"] == 0
+    # A run that sent its emails but could not move its marker (it timed out): the next run
+    # handles those days again, finds each report stored and each delivery claimed.
+    aws.table("LOYALTY_TABLE").update_item(
+        Key={"pk": "T#demo#JOBS", "sk": "daily_report"},
+        UpdateExpression="SET done_through = :d",
+        ExpressionAttributeValues={":d": "2026-02-23"},
+    )
+    redone = aws.run_job("Reports", "daily_report", datetime(2026, 2, 27, 5, 30, tzinfo=UTC))
+    assert [r for r in redone["reported"] if r.startswith("demo/")] == [
+        "demo/daily-2026-02-24",
+        "demo/daily-2026-02-25",
+        "demo/daily-2026-02-26",
+    ]
+    assert redone["sent"] == 0
     listed = aws.call("GET", "/v1/reports?period=daily&from=2026-02-01&to=2026-02-28", key=ADMIN).json()
     assert [r["report_id"] for r in listed["reports"]] == [f"daily-2026-02-{d}" for d in (23, 24, 25, 26)]
     assert len([m for m in aws.sent_emails() if "manager@demo.example" in m.destinations]) == 4

@@ -11,12 +11,7 @@ is set: then it fails."""
 
 from __future__ import annotations
 
-import html
-import json
-import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +19,12 @@ import pytest
 
 from reports import email as report_email
 from reports import labels
+from tests.chromium import probe as chromium_probe
 from tests.unit.reports.test_report_email import sample_report
 
 pytestmark = pytest.mark.integration
 
 WIDTHS = (375, 800)
-HEIGHT = 900
-TIMEOUT_SECONDS = 60
 PERIODS = ("daily", "weekly", "monthly")
 CHARTS = [name for name, _ in labels.CHARTS]
 
@@ -66,46 +60,11 @@ window.addEventListener("load", function () {
   }));
 });
 </script></body></html>"""
-PROBED = re.compile(r'data-probe="([^"]*)"')
-
-
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
-        return found
-    message = "chromium is not installed (apt-get install -y --no-install-recommends chromium fonts-noto-cjk)"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def probe(page: str, width: int, workdir: Path) -> dict[str, Any]:
     """Open ``page`` at ``width`` px and return what the probe measured."""
-    binary = chromium()
-    path = workdir / f"page-{width}.html"
-    frame = FRAME % {"width": width, "height": HEIGHT, "page": html.escape(page, quote=True)}
-    path.write_text(frame, encoding="utf-8")
-    command = [
-        binary,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--hide-scrollbars",
-        f"--user-data-dir={workdir / f'profile-{width}'}",
-        f"--window-size={width},{HEIGHT}",
-        "--virtual-time-budget=2000",
-        "--dump-dom",
-        path.as_uri(),
-    ]
-    done = subprocess.run(  # noqa: S603 - a fixed command line, the page is ours
-        command, capture_output=True, text=True, timeout=TIMEOUT_SECONDS, check=False
-    )
-    found = PROBED.search(done.stdout)
-    assert found, f"chromium exited {done.returncode} without a probe result: {done.stderr[-2000:]}"
-    result: dict[str, Any] = json.loads(html.unescape(found.group(1)))
-    return result
+    return chromium_probe(FRAME, page, width, workdir)
 
 
 def problems(measured: dict[str, Any], width: int, charts: list[str] = CHARTS) -> list[str]:

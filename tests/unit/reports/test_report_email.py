@@ -198,7 +198,7 @@ def test_the_email_carries_the_text_html_tags_and_the_csv() -> None:
     report = sample_report("monthly")
     mail = report_email.render_email(report, "en", ["boss@example.com"], "t-1", "Star Club")
     assert mail.to == ["boss@example.com"]
-    assert mail.tags == {"Report": "monthly", "Tenant": "t-1"}
+    assert mail.tags == {"Report": "monthly", "ReportId": "monthly-2026-02-01", "Tenant": "t-1"}
     assert "Orders: 12 (▲ +20.0%)" in mail.text
     assert "Repurchase rate: 33.3% (▲ +2.1 pp)" in mail.text
     assert "CSAT: 80.0% (–)" in mail.text
