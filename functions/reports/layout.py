@@ -3,7 +3,8 @@
 Rollups (docs/data-model.md, "Reports"):
 
 * ``T#<tenant>#RU#<yyyy-mm>`` / ``<bucket>#<shard>``: the counters of one bucket, split in
-  ``SHARDS`` items by member so no single item takes every write of a busy day. The
+  ``SHARDS`` items by member so no single item takes every write of a busy day; those
+  kept from the loyalty table's stream are items of their own, ``<bucket>#R<shard>``. The
   buckets of a month share its partition: its days ``D<yyyy-mm-dd>``, the ISO weeks whose
   Monday falls in it ``W<yyyy-mm-dd>``, the month ``M<yyyy-mm>`` and the cohort of members
   whose first order fell in it ``C<yyyy-mm>``; so a report reads a month with one Query.
@@ -34,6 +35,8 @@ MONTH_PREFIX = "D"
 ORDER_PREFIX = "O#"
 SURVEY_PREFIX = "E#"
 TOTAL_BUCKET = "T"
+EVENTS_SOURCE = ""  # counters kept from the event log (ReportsRollup)
+RECORDS_SOURCE = "R"  # counters kept from the loyalty table's stream (ReportsRecords)
 
 
 def month_of_bucket(bucket: str) -> str:
@@ -57,12 +60,19 @@ def late_sk(kind: str, day: str) -> str:
     return f"{kind}#{day}"
 
 
-def counter_key(tenant: str, bucket: str, member: str) -> dict[str, str]:
-    """The item holding ``member``'s share of ``bucket``'s counters."""
-    shard = keys.shard_of(member, SHARDS)
+def counter_key(tenant: str, bucket: str, member: str, source: str = EVENTS_SOURCE) -> dict[str, str]:
+    """The item holding ``member``'s share of ``bucket``'s counters kept from ``source``:
+    the event log's (``<bucket>#<shard>``, which a rebuild rewrites) or the loyalty
+    table's (``<bucket>#R<shard>``, which it leaves alone)."""
+    shard = f"{source}{keys.shard_of(member, SHARDS)}"
     if bucket == TOTAL_BUCKET:
         return {"pk": total_pk(tenant), "sk": f"{TOTAL_BUCKET}#{shard}"}
     return {"pk": rollup_pk(tenant, month_of_bucket(bucket)), "sk": f"{bucket}#{shard}"}
+
+
+def from_events(sk: str) -> bool:
+    """A counter item the event log's rollups keep (and a rebuild rewrites)."""
+    return sk.rsplit("#", 1)[1].isdigit()
 
 
 def bucket_of_sk(sk: str) -> str:

@@ -5,7 +5,8 @@ Reads are Queries of the activity index (EventsTable gsi2), one day and one shar
 time, so the rebuild pages through the log per day and never scans. The counters of
 every month from ``first`` to a year after ``last`` are replaced by the fold's (items the
 fold has no counter for are deleted), as are the tenant totals and the rollup state of
-every member the events name. The result is exact when ``first`` is on or before the
+every member the events name; the counters kept from the loyalty table's stream (items
+``<bucket>#R<shard>``) are left as they are. The result is exact when ``first`` is on or before the
 tenant's first event; a later ``first`` leaves out what came before it. Run it while the
 stream consumer is paused: a change it commits during the rebuild may be overwritten."""
 
@@ -81,7 +82,7 @@ def _write_counters(
                 ExpressionAttributeValues={":pk": pk},
                 ProjectionExpression="pk, sk",
             ):
-                if (str(item["pk"]), str(item["sk"])) not in wanted:
+                if layout.from_events(str(item["sk"])) and (str(item["pk"]), str(item["sk"])) not in wanted:
                     batch.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
                     deleted += 1
         for item in wanted.values():

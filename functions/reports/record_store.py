@@ -11,6 +11,7 @@ import time
 from botocore.exceptions import ClientError
 
 from loyalty.dynamo import cancellation_codes, transact_write
+from reports import layout
 from reports.orders import Amounts
 from reports.rollup_store import counter_updates
 
@@ -32,7 +33,9 @@ def add_once(table_name: str, tenant: str, shard_key: str, sequence: str, counts
         }
     }
     try:
-        transact_write([marker, *counter_updates(table_name, tenant, shard_key, counts)])
+        transact_write(
+            [marker, *counter_updates(table_name, tenant, shard_key, counts, layout.RECORDS_SOURCE)]
+        )
     except ClientError as err:
         codes = cancellation_codes(err)
         if codes and codes[0] == "ConditionalCheckFailed":

@@ -128,7 +128,9 @@ def _month_items(pk: str, before: dict[date, int], after: dict[date, int]) -> li
     return out
 
 
-def counter_updates(table_name: str, tenant: str, member: str, counts: Amounts) -> list[dict[str, Any]]:
+def counter_updates(
+    table_name: str, tenant: str, member: str, counts: Amounts, source: str = layout.EVENTS_SOURCE
+) -> list[dict[str, Any]]:
     by_bucket: dict[str, dict[str, Decimal]] = defaultdict(dict)
     for (bucket, name), value in counts.items():
         by_bucket[bucket][name] = value
@@ -140,7 +142,7 @@ def counter_updates(table_name: str, tenant: str, member: str, counts: Amounts) 
             {
                 "Update": {
                     "TableName": table_name,
-                    "Key": layout.counter_key(tenant, bucket, member),
+                    "Key": layout.counter_key(tenant, bucket, member, source),
                     "UpdateExpression": "SET #kind = :kind ADD "
                     + ", ".join(f"#n{i} :v{i}" for i in range(len(values))),
                     "ExpressionAttributeNames": {"#kind": "kind", **names},
