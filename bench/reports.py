@@ -188,9 +188,10 @@ def counter_months() -> list[str]:
     """Every month that can hold a counter of the history: the month before it (the week
     bucket of its first days is filed under its Monday's month), its 14 months and the 13
     after, which the member-level counters (the 365-day window) reach."""
-    from reports.rebuild_store import CARRY_MONTHS, _months
+    from reports.figures import months_between
+    from reports.rebuild_store import CARRY_MONTHS
 
-    return _months(FIRST_DAY - timedelta(days=7), END_DAY + timedelta(days=31 * CARRY_MONTHS))
+    return months_between(FIRST_DAY - timedelta(days=7), END_DAY + timedelta(days=31 * CARRY_MONTHS))
 
 
 def write_folded(table: str, events: list[Any]) -> dict[str, Any]:

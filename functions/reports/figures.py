@@ -52,7 +52,8 @@ def _month(day: date) -> str:
     return day.isoformat()[:7]
 
 
-def _months(first: date, last: date) -> list[str]:
+def months_between(first: date, last: date) -> list[str]:
+    """The months (``YYYY-MM``) from ``first``'s through ``last``'s."""
     out: list[str] = []
     day = first.replace(day=1)
     while day <= last:
@@ -66,7 +67,7 @@ def read_months(period: Period, today: date) -> list[str]:
     it) reads: from a year before the previous period's end (the trailing-year figures,
     the cohorts) through the month of ``today`` (members registered since the end)."""
     first = min(period.previous().end - timedelta(days=LONG_WINDOW + 1), _first_cohort(period))
-    return _months(first, max(today, period.end))
+    return months_between(first, max(today, period.end))
 
 
 def _first_cohort(period: Period) -> date:
@@ -299,7 +300,7 @@ def cohorts(b: Buckets, p: Period) -> list[dict[str, Any]]:
         return []
     last = _month(p.start)
     start = _first_cohort(p)
-    return [rollup.cohort_row(b.counts, m, last) for m in _months(start, p.start)]
+    return [rollup.cohort_row(b.counts, m, last) for m in months_between(start, p.start)]
 
 
 def document(b: Buckets, p: Period, s: Settings, today: date, meta: Mapping[str, Any]) -> dict[str, Any]:

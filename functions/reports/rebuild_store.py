@@ -22,6 +22,7 @@ from loyalty import aws, keys
 from loyalty.dynamo import query_all
 from loyalty.events.stored import StoredEvent
 from reports import changes, layout, rebuild
+from reports.figures import months_between
 from reports.rollup_store import order_item
 
 CARRY_MONTHS = 13  # an order's member-level counters reach this far past its month
@@ -51,14 +52,6 @@ def events_between(events_table: str, tenant: str, first: date, end: date) -> It
                 if item.get("type") in changes.ROLLUP_EVENTS:
                     yield StoredEvent.model_validate(item)
         day += timedelta(days=1)
-
-
-def _months(first: date, last: date) -> list[str]:
-    out, day = [], first.replace(day=1)
-    while day <= last:
-        out.append(day.isoformat()[:7])
-        day = (day + timedelta(days=32)).replace(day=1)
-    return out
 
 
 def _write_counters(
@@ -145,7 +138,7 @@ def rebuild_rollups(
     """Recompute the tenant's rollups from the events of the days ``first`` .. ``last``."""
     events = list(events_between(events_table, tenant, first, last + timedelta(days=1)))
     folded = rebuild.fold(ctx, events)
-    months = _months(first, last + timedelta(days=31 * CARRY_MONTHS))
+    months = months_between(first, last + timedelta(days=31 * CARRY_MONTHS))
     written, deleted = _write_counters(ctx.table, tenant, folded.counters(ctx.active_days), months)
     for member_id, member in folded.members.items():
         _write_member(ctx.table, tenant, member_id, member)

@@ -83,7 +83,6 @@ COUNTERS: dict[str, Counter] = {
     "care_task": record_counts.task_counts,
     "ticket": _ticket,
 }
-KINDS = tuple(COUNTERS)
 
 
 def tenant_of(pk: str) -> str:

@@ -84,6 +84,7 @@ class PeriodReports(jobs.DayJob[ReportRun, Recipient | None]):
         self.time_zone = settings.program_time_zone
         self.program = get_program()
         self.since = self.today
+        self.documents: dict[str, dict[str, Any]] = {}  # the reports this run built or read
 
     def tenant_pass(self, tenant: Tenant) -> None:
         # Reporting starts for a tenant on its first run of any report kind; a kind whose
@@ -126,8 +127,11 @@ class PeriodReports(jobs.DayJob[ReportRun, Recipient | None]):
 
     def handle(self, tenant: Tenant, day: date, item: Recipient | None) -> jobs.Outcome:
         period = period_of(self.kind, day)
-        doc = reporting.get_or_build(self.context_for(tenant), period)
-        self.run.reported.append(f"{tenant.tenant_id}/{period.report_id}")
+        key = f"{tenant.tenant_id}/{period.report_id}"
+        doc = self.documents.get(key)
+        if doc is None:  # once per period and run, whatever the number of recipients
+            doc = self.documents[key] = reporting.get_or_build(self.context_for(tenant), period)
+            self.run.reported.append(key)
         if item is None:
             return jobs.Outcome.DONE
         message = email.render_email(doc, item.locale, [item.email], tenant.tenant_id, tenant.name)
